@@ -1,0 +1,153 @@
+"""SQLModel tables (collections, articles, pearls) and the read models the web layer shows.
+
+An article exists once per normalised URL; a pearl places it in a collection, with a position
+and a curator note. The read models are shared by the HTML pages and the JSON API, so a field on
+the board is a field in the JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _ts(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class FetchStatus(enum.StrEnum):
+    PENDING = "pending"
+    OK = "ok"
+    FAILED = "failed"
+
+
+SANITIZER_VERSION = 1  # bump when sanitize.py's allow-list changes; stored rows get re-sanitised
+
+
+class Collection(SQLModel, table=True):
+    __tablename__ = "collection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(300), nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    parent_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("collection.id", ondelete="SET NULL"), index=True),
+    )
+    position: int = Field(default=0)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Article(SQLModel, table=True):
+    __tablename__ = "article"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(String(2048), nullable=False, unique=True))
+    final_url: str | None = Field(default=None, sa_column=Column(String(2048)))
+    title: str | None = Field(default=None, sa_column=Column(String(500)))
+    author: str | None = Field(default=None, sa_column=Column(String(300)))
+    site_name: str | None = Field(default=None, sa_column=Column(String(300)))
+    published: dt.date | None = Field(default=None, sa_column=Column(Date))
+    language: str | None = Field(default=None, sa_column=Column(String(35)))
+    excerpt: str | None = Field(default=None, sa_column=Column(Text))
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    content_html: str | None = Field(default=None, sa_column=Column(Text))
+    sanitizer_version: int | None = None
+    word_count: int | None = None
+    fetch_status: str = Field(
+        default=FetchStatus.PENDING.value, sa_column=Column(String(16), nullable=False)
+    )
+    http_status: int | None = None
+    fetched_at: dt.datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Pearl(SQLModel, table=True):
+    __tablename__ = "pearl"
+    __table_args__ = (UniqueConstraint("collection_id", "article_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("collection.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    article_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("article.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    position: int = Field(default=0)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    added_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+# --- Read models: what the board and the API show -------------------------------------------
+
+
+class _ReadModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CollectionSummary(_ReadModel):
+    slug: str
+    title: str
+    description: str
+    parent: str | None
+    pearl_count: int
+
+
+class Card(_ReadModel):
+    """One pearl on a board: the article as the visitor sees it, plus the curator's note."""
+
+    article_id: int
+    position: int
+    title: str
+    url: str
+    excerpt: str | None
+    site_name: str | None
+    author: str | None
+    published: dt.date | None
+    language: str | None
+    word_count: int | None
+    note: str
+    added_at: dt.datetime
+    fetch_status: str
+
+
+class Board(_ReadModel):
+    collection: CollectionSummary
+    breadcrumbs: list[CollectionSummary]
+    children: list[CollectionSummary]
+    cards: list[Card]
+
+
+class ArticleView(_ReadModel):
+    """The reader page: sanitised copy and attribution."""
+
+    id: int
+    url: str
+    final_url: str | None
+    title: str
+    author: str | None
+    site_name: str | None
+    published: dt.date | None
+    language: str | None
+    excerpt: str | None
+    content_html: str | None
+    word_count: int | None
+    fetch_status: str
+    http_status: int | None
+    fetched_at: dt.datetime | None
+    last_error: str | None
+    collections: list[CollectionSummary]

@@ -1,0 +1,271 @@
+"""Every query Perles runs. Pages, API, CLI and pipeline all go through these functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from aggregator.errors import NotFound
+from aggregator.models import (
+    SANITIZER_VERSION,
+    Article,
+    ArticleView,
+    Board,
+    Card,
+    Collection,
+    CollectionSummary,
+    FetchStatus,
+    Pearl,
+    utcnow,
+)
+
+MAX_DEPTH = 32  # nesting deeper than this is treated as a cycle when walking parents
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def upsert_collection(
+    session: Session,
+    slug: str,
+    title: str,
+    description: str = "",
+    parent_slug: str | None = None,
+    position: int = 0,
+) -> Collection:
+    """Create or update the collection `slug`; a missing parent is an error."""
+    parent_id = None
+    if parent_slug:
+        parent = session.exec(select(Collection).where(Collection.slug == parent_slug)).first()
+        if parent is None:
+            raise NotFound(f"parent collection {parent_slug!r} does not exist")
+        parent_id = parent.id
+    row = session.exec(select(Collection).where(Collection.slug == slug)).first()
+    if row is None:
+        row = Collection(slug=slug, title=title)
+    row.title, row.description, row.parent_id, row.position = title, description, parent_id, position
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_collection(session: Session, slug: str) -> Collection:
+    row = session.exec(select(Collection).where(Collection.slug == slug)).first()
+    if row is None:
+        raise NotFound(f"no collection {slug!r}")
+    return row
+
+
+def get_or_create_article(session: Session, url: str) -> Article:
+    """The article for normalised `url`, created as pending if new; safe under concurrency."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Article).values(
+        url=url, fetch_status=FetchStatus.PENDING.value, created_at=utcnow()
+    )
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["url"]))
+    article = session.exec(select(Article).where(Article.url == url)).one()
+    return article
+
+
+@dataclass(frozen=True)
+class ExtractedFields:
+    """What the pipeline learned about a page, ready to store."""
+
+    final_url: str
+    title: str
+    author: str | None
+    site_name: str | None
+    published: dt.date | None
+    language: str | None
+    excerpt: str | None
+    text: str
+    content_html: str
+    word_count: int
+    http_status: int | None
+
+
+def save_article(session: Session, article: Article, fields: ExtractedFields) -> Article:
+    """Store a successful fetch and extraction on `article`."""
+    for name, value in vars(fields).items():
+        setattr(article, name, value)
+    article.sanitizer_version = SANITIZER_VERSION
+    article.fetch_status = FetchStatus.OK.value
+    article.fetched_at = utcnow()
+    article.last_error = None
+    session.add(article)
+    session.flush()
+    return article
+
+
+def record_failure(
+    session: Session, article: Article, reason: str, http_status: int | None = None
+) -> Article:
+    """Record why `article` could not be fetched; earlier good content is kept."""
+    if article.fetch_status != FetchStatus.OK.value:
+        article.fetch_status = FetchStatus.FAILED.value
+    article.last_error = reason[:2000]
+    article.http_status = http_status
+    article.fetched_at = utcnow()
+    session.add(article)
+    session.flush()
+    return article
+
+
+def place_pearl(
+    session: Session,
+    collection: Collection,
+    article: Article,
+    note: str = "",
+    position: int | None = None,
+) -> Pearl:
+    """Put `article` in `collection` (or update its note/position); appended by default."""
+    pearl = session.exec(
+        select(Pearl).where(Pearl.collection_id == collection.id, Pearl.article_id == article.id)
+    ).first()
+    if position is None:
+        if pearl is not None:
+            position = pearl.position
+        else:
+            last = session.exec(
+                select(func.max(Pearl.position)).where(Pearl.collection_id == collection.id)
+            ).one()
+            position = 0 if last is None else last + 1
+    if pearl is None:
+        assert collection.id is not None and article.id is not None
+        pearl = Pearl(collection_id=collection.id, article_id=article.id)
+    pearl.note, pearl.position = note, position
+    session.add(pearl)
+    session.flush()
+    return pearl
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def _summaries(session: Session, where: Any = None) -> list[CollectionSummary]:
+    """Collections with their pearl counts and parent slugs, in one query."""
+    parent = Collection.__table__.alias("parent")  # type: ignore[attr-defined]
+    counts = (
+        select(Pearl.collection_id, func.count().label("n"))
+        .group_by(col(Pearl.collection_id))
+        .subquery()
+    )
+    stmt = (
+        select(Collection, parent.c.slug, func.coalesce(counts.c.n, 0))
+        .outerjoin(parent, parent.c.id == Collection.parent_id)
+        .outerjoin(counts, counts.c.collection_id == Collection.id)
+        .order_by(col(Collection.position), col(Collection.title))
+    )
+    if where is not None:
+        stmt = stmt.where(where)
+    return [
+        CollectionSummary(
+            slug=c.slug,
+            title=c.title,
+            description=c.description,
+            parent=parent_slug,
+            pearl_count=n,
+        )
+        for c, parent_slug, n in session.exec(stmt).all()  # type: ignore[call-overload]
+    ]
+
+
+def list_collections(session: Session) -> list[CollectionSummary]:
+    """Every collection, top-level and nested, in curated order."""
+    return _summaries(session)
+
+
+def board(session: Session, slug: str) -> Board:
+    """A collection as a board: its cards in curated order, its sub-collections, its path."""
+    collection = get_collection(session, slug)
+    summary = _summaries(session, Collection.id == collection.id)[0]
+    rows = session.exec(
+        select(Pearl, Article)
+        .join(Article, col(Article.id) == Pearl.article_id)
+        .where(Pearl.collection_id == collection.id)
+        .order_by(col(Pearl.position), col(Pearl.id))
+    ).all()
+    return Board(
+        collection=summary,
+        breadcrumbs=_breadcrumbs(session, collection),
+        children=_summaries(session, Collection.parent_id == collection.id),
+        cards=[_card(p, a) for p, a in rows],
+    )
+
+
+def _breadcrumbs(session: Session, collection: Collection) -> list[CollectionSummary]:
+    ids: list[int] = []
+    parent_id = collection.parent_id
+    while parent_id is not None and parent_id not in ids and len(ids) < MAX_DEPTH:
+        ids.append(parent_id)
+        parent_id = session.exec(
+            select(Collection.parent_id).where(Collection.id == parent_id)
+        ).first()
+    by_slug = {s.slug: s for s in _summaries(session, col(Collection.id).in_(ids))} if ids else {}
+    slugs = [session.get(Collection, i).slug for i in ids]  # type: ignore[union-attr]
+    return [by_slug[s] for s in reversed(slugs)]
+
+
+def _card(pearl: Pearl, article: Article) -> Card:
+    return Card(
+        article_id=article.id or 0,
+        position=pearl.position,
+        title=article.title or article.url,
+        url=article.final_url or article.url,
+        excerpt=article.excerpt,
+        site_name=article.site_name,
+        author=article.author,
+        published=article.published,
+        language=article.language,
+        word_count=article.word_count,
+        note=pearl.note,
+        added_at=pearl.added_at,
+        fetch_status=article.fetch_status,
+    )
+
+
+def article_view(session: Session, article_id: int) -> ArticleView:
+    """The reader page's data for one article, with the collections that hold it."""
+    article = session.get(Article, article_id)
+    if article is None:
+        raise NotFound(f"no article {article_id}")
+    holder_ids = select(Pearl.collection_id).where(Pearl.article_id == article_id)
+    return ArticleView(
+        id=article_id,
+        url=article.url,
+        final_url=article.final_url,
+        title=article.title or article.url,
+        author=article.author,
+        site_name=article.site_name,
+        published=article.published,
+        language=article.language,
+        excerpt=article.excerpt,
+        content_html=article.content_html,
+        word_count=article.word_count,
+        fetch_status=article.fetch_status,
+        http_status=article.http_status,
+        fetched_at=article.fetched_at,
+        last_error=article.last_error,
+        collections=_summaries(session, col(Collection.id).in_(holder_ids)),
+    )
+
+
+def articles_for_refresh(
+    session: Session, slug: str | None = None, status: str | None = None
+) -> Sequence[Article]:
+    """Articles to fetch again: all, those of one collection, and/or those in one status."""
+    stmt = select(Article).order_by(col(Article.id))
+    if slug is not None:
+        collection = get_collection(session, slug)
+        stmt = stmt.join(Pearl, col(Pearl.article_id) == Article.id).where(
+            Pearl.collection_id == collection.id
+        )
+    if status is not None:
+        stmt = stmt.where(Article.fetch_status == status)
+    return session.exec(stmt).all()
