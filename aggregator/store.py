@@ -49,7 +49,12 @@ def upsert_collection(
     row = session.exec(select(Collection).where(Collection.slug == slug)).first()
     if row is None:
         row = Collection(slug=slug, title=title)
-    row.title, row.description, row.parent_id, row.position = title, description, parent_id, position
+    row.title, row.description, row.parent_id, row.position = (
+        title,
+        description,
+        parent_id,
+        position,
+    )
     session.add(row)
     session.flush()
     return row

@@ -1,0 +1,284 @@
+"""The only module that talks HTTP to the outside: one client, explicit limits, safe decoding.
+
+Every hop of a fetch goes through the URL policy (aggregator.urls) and, on the real network,
+through a check of every address the host resolves to. Redirects are followed by hand (the
+redirect body is never read), the body is decompressed by our own bounded decoder, and bytes
+are decoded to `str` here, with an allow-list of encodings, before any parser sees them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import socket
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from urllib.parse import urljoin
+
+import httpx
+
+from aggregator.errors import BadContent, FetchError, InvalidURL, Refused, TooLarge
+from aggregator.settings import Settings
+from aggregator.urls import check_addresses, check_target, host_of, normalize
+
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+REDIRECTS = {301, 302, 303, 307, 308}
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (the policy refuses the host if any is private)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise FetchError(f"cannot resolve {host}: {exc.strerror}", code="dns_error") from None
+    return [str(info[4][0]) for info in infos]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched HTML page, decoded."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    html: str
+    body: bytes = field(repr=False)
+    headers: list[tuple[str, str]] = field(repr=False)
+
+
+class Fetcher:
+    """Fetch pages politely and safely; use as a context manager, one per run (one client)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.BaseTransport | None = None,
+        resolver: Resolver | None = system_resolver,
+    ) -> None:
+        # `resolver=None` only with a transport that opens no connection (replay, MockTransport).
+        self.settings = settings
+        self.resolver = resolver
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(
+                settings.read_timeout, connect=settings.connect_timeout, pool=settings.total_timeout
+            ),
+            follow_redirects=False,
+            trust_env=False,  # no proxies or netrc from the environment
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+                "Accept-Encoding": "gzip, deflate",
+                "Accept-Language": "fr,en;q=0.8",
+            },
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch(self, url: str) -> Page:
+        """GET `url`, following at most `max_redirects` vetted redirects, within the deadline."""
+        deadline = time.monotonic() + self.settings.total_timeout
+        current = normalize(url)
+        for _hop in range(self.settings.max_redirects + 1):
+            self._vet(current)
+            try:
+                with self._client.stream("GET", current) as response:
+                    if response.status_code in REDIRECTS:
+                        current = self._next_hop(current, response)
+                        continue
+                    return self._read(url, current, response, deadline)
+            except httpx.TimeoutException:
+                raise FetchError(f"timed out fetching {current}", code="timeout") from None
+            except httpx.HTTPError as exc:
+                raise FetchError(f"network error: {exc}", code="network") from None
+        raise FetchError(f"more than {self.settings.max_redirects} redirects", code="redirects")
+
+    def _vet(self, url: str) -> None:
+        allow = self.settings.allow_private_hosts
+        check_target(url, self.settings.allowed_ports, allow)
+        if self.resolver is not None:
+            host = host_of(url)
+            port = httpx.URL(url).port or (443 if url.startswith("https:") else 80)
+            check_addresses(host, self.resolver(host, port), allow)
+
+    def _next_hop(self, current: str, response: httpx.Response) -> str:
+        location = response.headers.get("location", "")
+        if not location.strip():
+            raise FetchError("redirect without a Location", code="bad_redirect")
+        try:
+            return normalize(urljoin(current, location))
+        except InvalidURL as exc:
+            raise Refused(f"redirect refused: {exc.message}", code="refused_redirect") from None
+
+    def _read(self, url: str, final: str, response: httpx.Response, deadline: float) -> Page:
+        status = response.status_code
+        if status >= 400 or status in (204, 304):
+            raise BadContent(f"HTTP {status}", code=f"http_{status}")
+        content_type = response.headers.get("content-type", "")
+        mime = content_type.split(";")[0].strip().lower()
+        if mime not in HTML_TYPES:
+            raise BadContent(f"not an HTML page ({mime or 'no content type'})", code="not_html")
+        cap = self.settings.max_body_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise TooLarge(f"page larger than {cap} bytes (declared {declared})")
+        body = read_bounded(response.iter_raw(), _coding(response), cap, deadline)
+        if not body.strip():
+            raise BadContent("empty page", code="empty")
+        return Page(
+            url=url,
+            final_url=final,
+            status=status,
+            content_type=content_type,
+            html=decode_body(body, content_type),
+            body=body,
+            headers=list(response.headers.multi_items()),
+        )
+
+
+def _coding(response: httpx.Response) -> str:
+    codings = [
+        c.strip().lower()
+        for c in ",".join(response.headers.get_list("content-encoding")).split(",")
+        if c.strip() and c.strip().lower() != "identity"
+    ]
+    if len(codings) > 1:
+        raise BadContent(f"stacked content encodings refused: {codings}", code="bad_encoding")
+    coding = codings[0] if codings else "identity"
+    if coding not in ("identity", "gzip", "x-gzip", "deflate"):
+        raise BadContent(f"unsupported content encoding {coding!r}", code="bad_encoding")
+    return coding
+
+
+def read_bounded(chunks: Iterator[bytes], coding: str, cap: int, deadline: float) -> bytes:
+    """Decompress `chunks` ourselves, never producing more than `cap` bytes or passing `deadline`."""
+    out = bytearray()
+    decoder: zlib._Decompress | None = None
+    if coding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    elif coding == "deflate":
+        decoder = None  # decided on the first chunk: zlib-wrapped or raw deflate
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise FetchError("the page took too long to arrive", code="deadline")
+        if coding == "deflate" and decoder is None:
+            wrapped = (
+                len(chunk) >= 2 and (chunk[0] & 0x0F) == 8 and (chunk[0] << 8 | chunk[1]) % 31 == 0
+            )
+            decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        if decoder is None:
+            out += chunk
+        else:
+            data = chunk
+            while data:
+                try:
+                    piece = decoder.decompress(data, cap + 1 - len(out))
+                except zlib.error as exc:
+                    raise BadContent(
+                        f"corrupt compressed body: {exc}", code="bad_encoding"
+                    ) from None
+                out += piece
+                if len(out) > cap:
+                    break
+                data = decoder.unconsumed_tail
+        if len(out) > cap:
+            raise TooLarge(f"page larger than {cap} bytes")
+    return bytes(out)
+
+
+# --- charset decoding ------------------------------------------------------------------------
+
+# Encodings a web page may declare (the WHATWG Encoding Standard's set, by Python codec name).
+# Anything else (utf-7, unicode_escape, x-imap4-modified-utf7...) is ignored, never decoded.
+ALLOWED_CODECS = {
+    "utf-8",
+    "utf-16-le",
+    "utf-16-be",
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "cp1258",
+    "cp874",
+    "cp866",
+    "koi8-r",
+    "koi8-u",
+    "mac-roman",
+    "mac-cyrillic",
+    "gbk",
+    "gb18030",
+    "big5",
+    "euc_jp",
+    "iso2022_jp",
+    "shift_jis",
+    "euc_kr",
+    *(f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)),
+}
+# WHATWG maps these labels to windows-1252 (browsers decode "latin-1" pages as cp1252).
+_AS_CP1252 = {"latin-1", "iso8859-1", "ascii", "cp1252"}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec for a declared charset label, or None if it is unknown or not allowed."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().lower()).name
+    except LookupError:
+        return None
+    if name in _AS_CP1252:
+        return "cp1252"
+    return name if name in ALLOWED_CODECS else None
+
+
+def decode_body(body: bytes, content_type: str | None) -> str:
+    """Bytes to text: BOM, then the header's charset, then <meta>, then UTF-8, then windows-1252.
+
+    This is the precedence browsers use (WHATWG "decode"): a BOM wins over the header.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(name, errors="replace")
+    header = _HEADER_CHARSET.search(content_type or "")
+    name = codec_for(header.group(1) if header else None)
+    if name is None:
+        meta = _META_CHARSET.search(body[:4096])
+        name = codec_for(meta.group(1).decode("ascii", "replace") if meta else None)
+        if name in ("utf-16-le", "utf-16-be"):
+            name = "utf-8"  # a <meta> readable as ASCII cannot be UTF-16 (WHATWG rule)
+    if name is None:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            name = "cp1252"
+    return body.decode(name, errors="replace")

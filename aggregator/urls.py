@@ -1,0 +1,164 @@
+"""URL normalisation (one article per normalised URL) and the outbound URL policy.
+
+The policy is checked before any I/O and again on every redirect hop; the address check
+(`check_addresses`) runs on what the host actually resolves to. See ../shared/SECURITY.md, U rows.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+import idna
+
+from aggregator.errors import InvalidURL, Refused
+
+MAX_URL_LENGTH = 2048
+MAX_HOST_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Names that never point at the public web (RFC 6761, RFC 8375, common private TLDs).
+SPECIAL_SUFFIXES = (".localhost", ".local", ".internal", ".onion", ".home.arpa", ".lan", ".test")
+SPECIAL_NAMES = {"localhost", "metadata.google.internal"}
+# Query parameters that only track the click; dropped so one article is one row.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|yclid|_hsenc|_hsmi|xtor)$", re.I
+)
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_6TO4 = ipaddress.ip_network("2002::/16")
+_TEREDO = ipaddress.ip_network("2001::/32")
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def normalize(raw: str) -> str:
+    """The canonical form of a submitted URL, or InvalidURL saying why it is not acceptable."""
+    if not isinstance(raw, str) or not raw:
+        raise InvalidURL("empty URL")
+    if len(raw) > MAX_URL_LENGTH:
+        raise InvalidURL(f"URL longer than {MAX_URL_LENGTH} characters")
+    if _CONTROL.search(raw):
+        raise InvalidURL("URL contains spaces or control characters")
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(f"malformed URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise InvalidURL(f"only http and https URLs can be added, not {scheme or 'no scheme'!r}")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise InvalidURL("URLs with a user name or password are not accepted")
+    if "\\" in raw:
+        raise InvalidURL("backslashes are not allowed in URLs")
+    host = _ascii_host(parts.hostname or "")
+    if port is not None and not 0 < port < 65536:
+        raise InvalidURL("port out of range")
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if ":" in host:  # IPv6 literal
+        netloc = f"[{host}]" if port in (None, DEFAULT_PORTS[scheme]) else f"[{host}]:{port}"
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not TRACKING_PARAMS.match(k)
+        ],
+        doseq=True,
+    )
+    return urlunsplit(SplitResult(scheme, netloc, parts.path or "/", query, ""))
+
+
+def _ascii_host(host: str) -> str:
+    if not host:
+        raise InvalidURL("URL has no host")
+    if "%" in host:
+        raise InvalidURL("percent-encoded or zoned hosts are not accepted")
+    try:
+        ipaddress.ip_address(host)
+        return host.lower()
+    except ValueError:
+        pass
+    host = host.lower().rstrip(".")
+    if len(host) > MAX_HOST_LENGTH or any(
+        len(label) > MAX_LABEL_LENGTH for label in host.split(".")
+    ):
+        raise InvalidURL("host name too long")
+    try:
+        # IDNA 2008 without UTS 46 mapping: fullwidth or zero-width look-alikes are refused,
+        # never silently mapped (SECURITY U31); the stored form is the punycode one (U30).
+        return idna.encode(host, uts46=False).decode("ascii")
+    except idna.IDNAError as exc:
+        raise InvalidURL(f"invalid international host name: {exc}") from None
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def check_target(url: str, allowed_ports: Iterable[int], allow: Iterable[str]) -> None:
+    """Refuse URLs whose host or port is outside the outbound policy (before any resolution)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
+    if _allowed(host, allow):
+        return
+    if port not in set(allowed_ports):
+        raise Refused(f"port {port} is not allowed", code="refused_port")
+    if host in SPECIAL_NAMES or host.endswith(SPECIAL_SUFFIXES):
+        raise Refused(f"{host} is a local or special-use name", code="refused_host")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if re.fullmatch(r"[0-9.x]+", host):  # 2130706433, 0x7f.1, 127.1: numeric shorthands
+            raise Refused(f"numeric host {host} is not allowed", code="refused_host") from None
+        return
+    check_addresses(host, [str(address)], allow)
+
+
+def check_addresses(host: str, addresses: Iterable[str], allow: Iterable[str]) -> None:
+    """Refuse when any address `host` resolves to is not globally routable (SECURITY U16-U17)."""
+    for text in addresses:
+        if not is_public(ipaddress.ip_address(text.split("%")[0])) and not _allowed(text, allow):
+            raise Refused(
+                f"{host} resolves to a non-public address ({text})", code="refused_address"
+            )
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True only for globally routable unicast addresses, including embedded IPv4 forms."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return is_public(embedded)
+        if ip in _TEREDO or ip in _NAT64_LOCAL:
+            return False
+    elif ip in _CGNAT or ip == ipaddress.IPv4Address("192.0.0.100"):
+        return False
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    packed = int(ip)
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64 or packed >> 32 == 0xFFFF0000 or packed >> 32 == 0:  # NAT64, translated, compat
+        return ipaddress.IPv4Address(packed & 0xFFFFFFFF)
+    if ip in _6TO4:
+        return ipaddress.IPv4Address((packed >> 80) & 0xFFFFFFFF)
+    return None
+
+
+def _allowed(host_or_ip: str, allow: Iterable[str]) -> bool:
+    """True when the operator explicitly allowed this host or address (tests: their 127.0.0.1)."""
+    for entry in allow:
+        if host_or_ip == entry:
+            return True
+        try:
+            if "/" in entry and ipaddress.ip_address(host_or_ip) in ipaddress.ip_network(entry):
+                return True
+        except ValueError:
+            continue
+    return False
