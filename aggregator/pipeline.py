@@ -1,0 +1,107 @@
+"""add / refresh: fetch -> extract -> sanitise -> store, one URL at a time, failures recorded.
+
+No transaction is held open while a page is fetched or parsed: the article row is created in
+one short transaction and the result written in another, so a slow site never holds a lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from aggregator import store
+from aggregator.db import session_scope
+from aggregator.errors import ExtractionError, FetchError
+from aggregator.extract import extract
+from aggregator.fetch import Fetcher
+from aggregator.models import Article, FetchStatus
+from aggregator.sanitize import sanitize
+from aggregator.urls import normalize
+
+Progress = Callable[[str, "Outcome"], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one URL."""
+
+    url: str
+    article_id: int
+    ok: bool
+    title: str | None = None
+    error: str | None = None
+
+
+def fetch_into(engine: Engine, fetcher: Fetcher, article_id: int, url: str) -> Outcome:
+    """Fetch `url` and store the result (or the reason it failed) on article `article_id`."""
+    http_status: int | None = None
+    try:
+        page = fetcher.fetch(url)
+        http_status = page.status
+        found = extract(page.html, page.final_url)
+        fields = store.ExtractedFields(
+            final_url=page.final_url,
+            title=found.title or page.final_url,
+            author=found.byline,
+            site_name=found.site_name,
+            published=found.published,
+            language=found.lang,
+            excerpt=found.excerpt,
+            text=found.text,
+            content_html=sanitize(found.content_html, page.final_url),
+            word_count=found.word_count,
+            http_status=http_status,
+        )
+    except (FetchError, ExtractionError) as exc:
+        reason = f"{exc.code}: {exc.message}"
+        with session_scope(engine) as session:
+            article = _article(session, article_id)
+            store.record_failure(session, article, reason, http_status)
+        return Outcome(url, article_id, ok=False, error=reason)
+    with session_scope(engine) as session:
+        article = _article(session, article_id)
+        store.save_article(session, article, fields)
+        return Outcome(url, article_id, ok=True, title=article.title)
+
+
+def _article(session: store.Session, article_id: int) -> Article:
+    article = session.get(Article, article_id)
+    assert article is not None, f"article {article_id} vanished"
+    return article
+
+
+def add(
+    engine: Engine, fetcher: Fetcher, url: str, collection: str, note: str = ""
+) -> Outcome:
+    """Add `url` to `collection` with `note`: the pearl is placed even if the fetch fails.
+
+    An invalid URL raises InvalidURL before anything is stored; an unknown collection NotFound.
+    """
+    normalized = normalize(url)
+    with session_scope(engine) as session:
+        target = store.get_collection(session, collection)
+        article = store.get_or_create_article(session, normalized)
+        store.place_pearl(session, target, article, note)
+        article_id, already = article.id or 0, article.fetch_status == FetchStatus.OK.value
+        title = article.title
+    if already:
+        return Outcome(normalized, article_id, ok=True, title=title)
+    return fetch_into(engine, fetcher, article_id, normalized)
+
+
+def refresh(
+    engine: Engine,
+    fetcher: Fetcher,
+    articles: Iterable[tuple[int, str]],
+    on_progress: Progress | None = None,
+) -> list[Outcome]:
+    """Fetch each (article id, url) again; every failure is recorded and the run goes on."""
+    outcomes = []
+    for article_id, url in articles:
+        outcome = fetch_into(engine, fetcher, article_id, url)
+        outcomes.append(outcome)
+        if on_progress:
+            on_progress(url, outcome)
+    return outcomes

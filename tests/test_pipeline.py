@@ -1,0 +1,162 @@
+"""The whole path, URL to card, against a real HTTP server on 127.0.0.1, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from aggregator import pipeline, store
+from aggregator.errors import InvalidURL
+from aggregator.fetch import Fetcher
+from aggregator.models import Article
+from aggregator.settings import Settings
+from tests.site import Site, serve
+
+ARTICLE = """<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<title>Le métier de CM | Le blog de Léa</title>
+<meta property="og:site_name" content="Le blog de Léa">
+<meta name="description" content="Ce que fait vraiment un community manager, du matin au soir, et pourquoi ce métier ne ressemble à aucun autre.">
+<meta property="article:published_time" content="2011-03-03T10:12:00+01:00">
+</head><body>
+<nav class="menu"><a href="/">Accueil</a> <a href="/contact">Contact</a></nav>
+<article><h1>Le métier de CM</h1>
+<p class="byline">Publié par <a rel="author" href="/lea">Léa Martin</a></p>
+<p>Le community manager anime une communauté autour d'une marque, d'un produit ou d'une passion commune. Il écoute, répond, modère et fait remonter ce qu'il entend.</p>
+<p>Sa journée commence souvent par une veille attentive : ce qui s'est dit pendant la nuit, les questions restées sans réponse, les sujets qui montent.</p>
+<p>Le reste du temps se partage entre la création de contenus, les échanges avec les équipes internes et l'analyse de ce qui a fonctionné.</p>
+<a href="javascript:alert(1)">piège</a> <img src="/pixel.png" onerror="alert(1)">
+</article>
+<div class="sharedaddy"><h3>Partager :</h3><a href="#">Twitter</a><a href="#">Facebook</a></div>
+<p class="postmetadata">Classé dans Job, Web Stuff</p>
+<div id="comments"><h3>Une réponse à « Le métier de CM »</h3><p>Super article ! Répondre</p>
+<form id="commentform"><h3>Laisser un commentaire</h3><textarea></textarea></form></div>
+</body></html>"""
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with serve(Site()) as s:
+        yield s
+
+
+@pytest.fixture
+def fetcher(settings: Settings) -> Iterator[Fetcher]:
+    with Fetcher(settings) as f:
+        yield f
+
+
+@pytest.fixture
+def cm(engine: Engine) -> str:
+    with Session(engine) as s:
+        store.upsert_collection(s, "cm", "Community Manager")
+        s.commit()
+    return "cm"
+
+
+def test_add_puts_a_clean_card_on_the_board(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+    url = site.page("/2011/03/metier-cm", ARTICLE)
+    outcome = pipeline.add(engine, fetcher, url, cm, note="Le meilleur portrait du métier.")
+    assert outcome.ok, outcome.error
+    with Session(engine) as s:
+        card = store.board(s, cm).cards[0]
+        view = store.article_view(s, card.article_id)
+    assert card.title == "Le métier de CM"
+    assert card.site_name == "Le blog de Léa"
+    assert card.author == "Léa Martin"
+    assert str(card.published) == "2011-03-03"
+    assert card.language == "fr"
+    assert card.note == "Le meilleur portrait du métier."
+    assert card.excerpt and card.excerpt.startswith("Ce que fait vraiment un community manager")
+    body = view.content_html or ""
+    assert "veille attentive" in body
+    for junk in ("Laisser un commentaire", "Classé dans", "Partager", "Super article", "Accueil"):
+        assert junk not in body, junk
+    assert "javascript:" not in body and "onerror" not in body
+    assert f'src="{site.base}/pixel.png"' in body  # relative URLs point at the article's site
+
+
+def test_redirect_is_followed_and_the_final_url_kept(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+    final = site.page("/final", ARTICLE)
+    start = site.redirect("/old", "/final", status=301)
+    outcome = pipeline.add(engine, fetcher, start, cm)
+    assert outcome.ok
+    with Session(engine) as s:
+        article = s.exec(select(Article)).one()
+    assert (article.url, article.final_url) == (start, final)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "content_type", "body", "code"),
+    [
+        ("/gone", 404, "text/html", ARTICLE, "http_404"),  # SECURITY R24: an error page is not the article
+        ("/image", 200, "image/png", b"\x89PNG....", "not_html"),
+        ("/shell", 200, "text/html", "<html><body><div id=app></div></body></html>", "no_content"),
+    ],
+)
+def test_a_failed_url_is_recorded_with_its_reason(
+    engine: Engine, fetcher: Fetcher, site: Site, cm: str,
+    path: str, status: int, content_type: str, body: str | bytes, code: str,
+) -> None:
+    url = site.page(path, body, content_type=content_type, status=status)
+    outcome = pipeline.add(engine, fetcher, url, cm)
+    assert not outcome.ok and outcome.error and outcome.error.startswith(code)
+    with Session(engine) as s:
+        card = store.board(s, cm).cards[0]  # the pearl is kept: nothing the curator did is lost
+        article = s.exec(select(Article)).one()
+    assert card.fetch_status == "failed" and card.title == url
+    assert article.last_error and article.last_error.startswith(code)
+
+
+def test_the_run_goes_on_after_a_failure(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+    bad = site.page("/bad", "nope", status=500)
+    good = site.page("/good", ARTICLE)
+    with Session(engine) as s:
+        ids = [(store.get_or_create_article(s, u).id or 0, u) for u in (bad, good)]
+        s.commit()
+    outcomes = pipeline.refresh(engine, fetcher, ids)
+    assert [o.ok for o in outcomes] == [False, True]
+
+
+def test_compressed_and_latin1_pages_are_decoded(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+    latin = ARTICLE.replace('<meta charset="utf-8">', "").encode("cp1252")
+    url = site.page("/latin", gzip.compress(latin), content_type="text/html; charset=ISO-8859-1",
+                    headers=[("Content-Encoding", "gzip")])
+    assert pipeline.add(engine, fetcher, url, cm).ok
+    with Session(engine) as s:
+        assert store.board(s, cm).cards[0].title == "Le métier de CM"
+
+
+def test_an_invalid_url_stores_nothing(engine: Engine, fetcher: Fetcher, cm: str) -> None:
+    with pytest.raises(InvalidURL):
+        pipeline.add(engine, fetcher, "javascript:alert(1)", cm)
+    with Session(engine) as s:
+        assert s.exec(select(Article)).all() == []
+
+
+def test_loopback_is_refused_unless_allowed(engine: Engine, site: Site, cm: str, db_url: str) -> None:
+    url = site.page("/secret", ARTICLE)
+    strict = Settings(database_url=db_url)  # no allow-list: 127.0.0.1 is not a public address
+    with Fetcher(strict) as f:
+        outcome = pipeline.add(engine, f, url, cm)
+    assert not outcome.ok and outcome.error and outcome.error.startswith("refused")
+    assert site.hits.get("/secret", 0) == 0  # the canary: no request reached the server
+
+
+def test_a_redirect_to_a_private_address_is_refused(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+    url = site.redirect("/hop", "http://10.0.0.1/admin")
+    outcome = pipeline.add(engine, fetcher, url, cm)
+    assert not outcome.ok and outcome.error and outcome.error.startswith("refused")
+
+
+def test_the_byte_cap_stops_big_pages(engine: Engine, site: Site, cm: str, db_url: str) -> None:
+    small = Settings(database_url=db_url, allow_private_hosts=frozenset({"127.0.0.1"}),
+                     max_body_bytes=10_000)
+    bomb = gzip.compress(b"<html><body>" + b"<p>x</p>" * 2_000_000)
+    url = site.page("/bomb", bomb, headers=[("Content-Encoding", "gzip")])
+    with Fetcher(small) as f:
+        outcome = pipeline.add(engine, f, url, cm)
+    assert not outcome.ok and outcome.error and outcome.error.startswith("too_large")
