@@ -1,0 +1,1 @@
+"""The web layer: board pages, reader pages and the JSON API, over aggregator.store only."""

@@ -1,0 +1,60 @@
+"""create_app(settings) -> FastAPI: lifespan, routers, static files, security headers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from aggregator.db import make_engine
+from aggregator.settings import Settings
+from web import api, errors, pages
+from web.security import SecurityHeadersMiddleware
+from web.templating import make_templates
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """\
+Read-only JSON API of **Perles**, a curated link board about the Community Manager profession.
+
+Collections hold *pearls*: articles chosen by a curator, in a curated order, each with an
+optional note. Every field shown on the HTML boards is in the JSON. Errors are always
+`{"error": {"code": "...", "message": "..."}}` with a stable `code`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The web application for `settings`; the database engine lives as long as the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # No migrations here: `perles serve` migrates before starting; tests migrate themselves.
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Perles",
+        summary="Curated articles about community management, as a board and as JSON.",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        redoc_url=None,
+        # Starlette builds the trailing-slash redirect from the request's Host header; we
+        # emit no absolute URL taken from the request (SECURITY.md A17).
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates()
+    app.add_middleware(SecurityHeadersMiddleware)
+    errors.install(app)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,142 @@
+"""The one place where exceptions become HTTP responses.
+
+JSON `{"error": {"code", "message"}}` under /api, the HTML error page everywhere else. Aggregator
+errors keep their own stable `code`; HTTP and validation errors get one from their status.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aggregator.errors import (
+    CatalogError,
+    ExtractionError,
+    FetchError,
+    InvalidURL,
+    NotFound,
+    PerlesError,
+)
+from web.security import security_headers
+
+log = logging.getLogger(__name__)
+
+# Walked along the exception's MRO, so a subclass (Refused, TooLarge...) finds its family.
+STATUS_OF: dict[type[PerlesError], int] = {
+    NotFound: 404,
+    InvalidURL: 422,
+    ExtractionError: 422,
+    FetchError: 502,  # the page we were asked to read failed upstream
+    CatalogError: 500,
+}
+
+TITLES = {
+    400: "Requête incorrecte",
+    404: "Page introuvable",
+    405: "Méthode non autorisée",
+    422: "Adresse invalide",
+    500: "Erreur interne",
+    502: "Source indisponible",
+}
+EXPLANATIONS = {
+    404: "Cette page n'existe pas, ou plus. La collection a peut-être été renommée.",
+    405: "Cette adresse ne répond pas à ce type de requête.",
+    422: "Cette adresse n'est pas valide : vérifiez l'identifiant ou le nom de la collection.",
+    500: "Une erreur inattendue s'est produite de notre côté. Réessayez dans un instant.",
+}
+
+
+def wants_json(request: Request) -> bool:
+    """Under /api the answer is JSON whatever the Accept header says (SECURITY.md A20)."""
+    path = request.url.path
+    return path == "/api" or path.startswith("/api/")
+
+
+def code_for_status(status: int) -> str:
+    """A stable snake_case code from an HTTP status: 404 -> "not_found"."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+    return phrase.lower().replace(" ", "_").replace("-", "_").replace("'", "")
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error as JSON under /api, as the HTML error page elsewhere."""
+    response: Response
+    if wants_json(request):
+        response = JSONResponse(
+            {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        )
+    else:
+        templates: Jinja2Templates = request.app.state.templates
+        response = templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "status": status,
+                "title": TITLES.get(status, "Erreur"),
+                "explanation": EXPLANATIONS.get(status, ""),
+            },
+            status_code=status,
+            headers=headers,
+        )
+    # Responses built for unhandled errors leave the app outside the header middleware.
+    for name, value in security_headers(request.url.path).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def perles_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PerlesError)
+    status = next((STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF), 500)
+    if status >= 500:
+        log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
+    return error_response(request, status, exc.code, exc.message)
+
+
+def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(
+        request,
+        exc.status_code,
+        code_for_status(exc.status_code),
+        str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Name the parameter and the rule, never echo the input back (it may be huge or hostile).
+    problems = [
+        f"{'.'.join(str(part) for part in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
+        for err in exc.errors()
+    ]
+    return error_response(request, 422, "invalid_request", "; ".join(problems) or "invalid")
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    # Starlette re-raises after this handler, so the traceback still reaches the server log.
+    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    return error_response(request, 500, "internal_error", "internal server error")
+
+
+def install(app: FastAPI) -> None:
+    """Register every exception handler of the app."""
+    app.add_exception_handler(PerlesError, perles_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

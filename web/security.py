@@ -1,0 +1,74 @@
+"""Security headers on every response (SECURITY.md decision 9).
+
+Public pages need no script at all, so the policy forbids it. Swagger UI at /docs is the one
+exception: it is FastAPI's page, loaded from a CDN with an inline bootstrap script, and holds
+no user content, so it alone gets a policy that lets it run.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        # Article copies keep their https images; data: for small inline ones.
+        "img-src 'self' https: data:",
+        "style-src 'self'",
+        "script-src 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+DOCS_CDN = "https://cdn.jsdelivr.net"
+DOCS_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        f"script-src {DOCS_CDN} 'unsafe-inline'",
+        f"style-src {DOCS_CDN} 'unsafe-inline'",
+        "img-src 'self' https://fastapi.tiangolo.com data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+
+COMMON = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Outbound links also carry rel="noreferrer"; this covers everything else.
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def security_headers(path: str) -> dict[str, str]:
+    """The headers a response to `path` must carry."""
+    return {"Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else CSP, **COMMON}
+
+
+class SecurityHeadersMiddleware:
+    """Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        wanted = security_headers(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in wanted.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

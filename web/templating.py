@@ -1,0 +1,140 @@
+"""The Jinja environment of the pages: autoescaping, and the filters every URL and date goes
+through (SECURITY.md decision 8, H28, H29)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+LANGUAGE_NAMES = {
+    "fr": "français", "en": "anglais", "es": "espagnol", "de": "allemand", "it": "italien",
+    "pt": "portugais", "nl": "néerlandais", "ca": "catalan", "ar": "arabe", "ja": "japonais",
+    "zh": "chinois", "ru": "russe", "pl": "polonais", "sv": "suédois", "da": "danois",
+}  # fmt: skip
+WORDS_PER_MINUTE = 230
+
+# A BCP 47 tag as found in <html lang>: primary subtag, then optional subtags.
+_LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
+# Browsers drop tabs and newlines inside URLs and trim controls, so "java\tscript:" still runs;
+# a URL with any of them is refused outright rather than cleaned.
+_URL_CONTROLS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_url(value: object) -> str | None:
+    """`value` if it is an absolute http(s) URL with a host, else None: render no link then."""
+    if not isinstance(value, str) or not value or _URL_CONTROLS.search(value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an invalid IPv6 literal in the host
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return value
+
+
+def lang_tag(value: object) -> str | None:
+    """A well-formed language tag for a `lang` attribute, or None when the metadata is junk."""
+    if isinstance(value, str) and _LANG_TAG.fullmatch(value.strip()):
+        return value.strip().replace("_", "-")
+    return None
+
+
+def lang_label(value: object) -> str:
+    """The badge text of a language tag: its primary subtag in capitals ("fr-CA" -> "FR")."""
+    tag = lang_tag(value)
+    return tag.split("-")[0].upper() if tag else ""
+
+
+def lang_name(value: object) -> str:
+    """The French name of a language tag's primary language, or the tag itself."""
+    tag = lang_tag(value)
+    if not tag:
+        return ""
+    return LANGUAGE_NAMES.get(tag.split("-")[0].lower(), tag)
+
+
+def _paris() -> dt.tzinfo:
+    try:
+        return ZoneInfo("Europe/Paris")
+    except ZoneInfoNotFoundError:  # no tz database on this host: show UTC dates rather than fail
+        return dt.UTC
+
+
+def date_fr(value: dt.date | dt.datetime | None) -> str:
+    """A date the French way: "1er mars 2011", "3 mars 2011"; datetimes in Paris time."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(_paris()).date()
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def iso_date(value: dt.date | dt.datetime | None) -> str:
+    """The machine-readable form for a <time datetime> attribute."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+    return value.isoformat()
+
+
+def plural(count: int, singular: str, plural_form: str) -> str:
+    """ "0 perle", "1 perle", "2 perles": French keeps 0 and 1 singular."""
+    return f"{count} {singular if count < 2 else plural_form}"
+
+
+def reading_time(word_count: int | None) -> str:
+    """ "4 min de lecture" from a word count, or "" when unknown."""
+    if not word_count:
+        return ""
+    return f"{max(1, round(word_count / WORDS_PER_MINUTE))} min de lecture"
+
+
+def board_path(slug: str) -> str:
+    """The path of a collection's board; the slug is percent-encoded, never trusted raw."""
+    return "/c/" + quote(slug, safe="")
+
+
+def article_path(article_id: int) -> str:
+    """The path of an article's reader page."""
+    return f"/a/{int(article_id)}"
+
+
+def make_templates() -> Jinja2Templates:
+    """The page templates with autoescaping on and the Perles filters installed."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+    )
+    env.filters.update(
+        safe_url=safe_url,
+        lang_tag=lang_tag,
+        lang_label=lang_label,
+        lang_name=lang_name,
+        date_fr=date_fr,
+        iso_date=iso_date,
+        reading_time=reading_time,
+    )
+    env.globals.update(
+        safe_url=safe_url, plural=plural, board_path=board_path, article_path=article_path
+    )
+    return Jinja2Templates(env=env)
