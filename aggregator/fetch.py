@@ -106,6 +106,9 @@ class Fetcher:
                         current = self._next_hop(current, response)
                         continue
                     return self._read(url, current, response, deadline)
+            except httpx.InvalidURL as exc:
+                # httpx parses a redirect's Location itself (for `next_request`) before we see it.
+                raise Refused(f"redirect refused: {exc}", code="refused_redirect") from None
             except httpx.TimeoutException:
                 raise FetchError(f"timed out fetching {current}", code="timeout") from None
             except httpx.HTTPError as exc:

@@ -52,7 +52,10 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
     ld = list(_json_ld_objects(tree))
     article = next((o for o in ld if _is_article(o)), {})
     site_name = _first(
-        head.get("og:site_name"), _name(_first_value(ld, "publisher")), head.get("application-name")
+        head.get("og:site_name"),
+        _name(_first_value(ld, "publisher")),
+        head.get("application-name"),
+        _site_from_title(head.get("<title>")),
     )
     raw_title = _first(
         head.get("og:title"),
@@ -62,14 +65,14 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
         _xpath_text(tree, "//h1"),
     )
     return Metadata(
-        title=clean_title(raw_title, site_name),
+        title=clean_title(raw_title, site_name, _headings(tree)),
         byline=_first(
             _name(article.get("author")),
             head.get("author"),
             _not_url(head.get("article:author")),
             _markup_byline(tree),
         ),
-        site_name=site_name or _site_from_title(head.get("<title>")) or _host(url),
+        site_name=site_name or _host(url),
         published=_first_date(
             head.get("article:published_time"),
             _text(article.get("datePublished")),
@@ -176,6 +179,10 @@ def _xpath_attr(tree: HtmlElement, path: str) -> str | None:
     return str(values[0]) if values else None
 
 
+def _headings(tree: HtmlElement) -> tuple[str, ...]:
+    return tuple(" ".join(h.text_content().split()) for h in tree.xpath("//h1 | //h2")[:10])
+
+
 def _markup_byline(tree: HtmlElement) -> str | None:
     """A visible byline ("Publié le 3 mars 2011 par Anne", rel=author, class=author)."""
     for node in tree.xpath(_BYLINE_XPATH)[:10]:
@@ -186,25 +193,40 @@ def _markup_byline(tree: HtmlElement) -> str | None:
     return None
 
 
-def clean_title(title: str | None, site_name: str | None) -> str | None:
-    """The title without a " | Site name" (or similar) suffix or prefix."""
+def clean_title(
+    title: str | None, site_name: str | None, headings: tuple[str, ...] = ()
+) -> str | None:
+    """The title without a " | Site name" (or similar) suffix or prefix.
+
+    A heading on the page equal to one side wins; then a side equal to the site name goes;
+    then, as readability does, the last segment goes if what remains still has 3+ words.
+    """
     if not title:
         return None
+    title = title[:500]
     parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) > 1:
-        site = (site_name or "").casefold()
-        if site and parts[-1].casefold() == site:
-            return " - ".join(parts[:-1])
-        if site and parts[0].casefold() == site:
-            return " - ".join(parts[1:])
-        if len(parts[-1]) < len(parts[0]) / 2 and len(parts[-1]) <= 40:
-            return " - ".join(parts[:-1])
-    return title[:500]
+    if len(parts) == 1:
+        return title
+    keys = {h.casefold() for h in headings}
+    for i in range(len(parts) - 1, 0, -1):
+        for candidate in (" - ".join(parts[:i]), " - ".join(parts[i:])):
+            if candidate.casefold() in keys:
+                return candidate
+    site = (site_name or "").casefold()
+    if site and parts[-1].casefold() == site:
+        return " - ".join(parts[:-1])
+    if site and parts[0].casefold() == site:
+        return " - ".join(parts[1:])
+    head = " - ".join(parts[:-1])
+    return head if len(head.split()) >= 3 else title
 
 
 def _site_from_title(title: str | None) -> str | None:
-    parts = _TITLE_SEPARATORS.split(title or "")
-    return parts[-1] if len(parts) > 1 and len(parts[-1]) <= 40 else None
+    """The segment after a final " | ", the usual way a page appends its site's name."""
+    if not title or " | " not in title:
+        return None
+    suffix = title.rsplit(" | ", 1)[1].strip()
+    return suffix if 0 < len(suffix) <= 60 else None
 
 
 def _host(url: str) -> str | None:

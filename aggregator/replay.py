@@ -32,4 +32,6 @@ class ReplayTransport(httpx.BaseTransport):
         if capture is None:
             raise httpx.ConnectError(f"no capture of {request.url}", request=request)
         headers = [(k, v) for k, v in capture.headers if k.lower() not in _FRAMING]
-        return httpx.Response(capture.status, headers=headers, content=capture.body, request=request)
+        return httpx.Response(
+            capture.status, headers=headers, stream=httpx.ByteStream(capture.body), request=request
+        )

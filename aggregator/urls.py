@@ -26,6 +26,7 @@ SPECIAL_NAMES = {"localhost", "metadata.google.internal"}
 TRACKING_PARAMS = re.compile(
     r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|yclid|_hsenc|_hsmi|xtor)$", re.I
 )
+_NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|\d+)(\.(0x[0-9a-f]*|\d+))*\.?", re.I)
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
@@ -112,7 +113,7 @@ def check_target(url: str, allowed_ports: Iterable[int], allow: Iterable[str]) -
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        if re.fullmatch(r"[0-9.x]+", host):  # 2130706433, 0x7f.1, 127.1: numeric shorthands
+        if _NUMERIC_HOST.fullmatch(host):  # 2130706433, 0x7f.1, 127.1: inet_aton shorthands
             raise Refused(f"numeric host {host} is not allowed", code="refused_host") from None
         return
     check_addresses(host, [str(address)], allow)
@@ -133,7 +134,7 @@ def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         embedded = _embedded_ipv4(ip)
         if embedded is not None:
             return is_public(embedded)
-        if ip in _TEREDO or ip in _NAT64_LOCAL:
+        if ip in _TEREDO or ip in _NAT64_LOCAL or ip.is_site_local:
             return False
     elif ip in _CGNAT or ip == ipaddress.IPv4Address("192.0.0.100"):
         return False

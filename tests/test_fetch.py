@@ -1,0 +1,168 @@
+"""The fetcher's limits and decoding, with the web faked at the transport (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from aggregator.errors import BadContent, FetchError, Refused, TooLarge
+from aggregator.fetch import Fetcher, decode_body, read_bounded
+from aggregator.settings import Settings
+
+PAGE = "<html><body><p>Été à Montréal – « déjà vu ».</p></body></html>"
+
+
+def fetcher(handler: Callable[[httpx.Request], httpx.Response], **overrides: object) -> Fetcher:
+    settings = Settings(database_url="sqlite://", **overrides)  # type: ignore[arg-type]
+    return Fetcher(settings, transport=httpx.MockTransport(handler), resolver=None)
+
+
+def html(body: bytes, **headers: str) -> httpx.Response:
+    # A stream, as a server's response is: the fetcher reads it raw (iter_raw), once.
+    return httpx.Response(200, headers={"Content-Type": "text/html", **headers},
+                          stream=httpx.ByteStream(body))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (PAGE.encode("cp1252"), "text/html; charset=iso-8859-1", PAGE),  # latin-1 means cp1252
+        (PAGE.encode(), "text/html; charset=utf-8", PAGE),
+        (b"\xef\xbb\xbf" + PAGE.encode(), "text/html; charset=iso-8859-1", PAGE),  # BOM wins
+        (PAGE.encode("utf-16-le"), "text/html; charset=utf-16le", PAGE),
+        (('<meta charset="windows-1252">' + PAGE).encode("cp1252"), "text/html",
+         '<meta charset="windows-1252">' + PAGE),
+        (PAGE.encode("cp1252"), "text/html", PAGE),  # no label, not UTF-8: windows-1252
+    ],
+)
+def test_decode_precedence(body: bytes, content_type: str, expected: str) -> None:
+    assert decode_body(body, content_type) == expected
+
+
+@pytest.mark.parametrize("label", ["utf-7", "unicode_escape", "x-imap4-modified-utf7", "", "rot13"])
+def test_dangerous_or_unknown_labels_are_never_used(label: str) -> None:
+    # SECURITY R15-R17: +ADw-embed... must stay inert text, and no LookupError escapes.
+    body = f'<meta charset="{label}"><p>+ADw-embed src+AD0-x+AD4- \\u003cimg\\u003e</p>'.encode()
+    text = decode_body(body, f"text/html; charset={label}")
+    assert "<embed" not in text and "<img" not in text and "+ADw-embed" in text
+
+
+def test_invalid_utf8_becomes_replacement_characters() -> None:
+    assert decode_body(b"<p>ok \xc3\x28 \xa0\xa1</p>", "text/html; charset=utf-8").count("\ufffd") >= 2
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress),
+     ("deflate", lambda b: zlib.compress(b)[2:-4])],  # raw deflate, as some servers send
+)
+def test_supported_encodings_decode(encoding: str, compress: Callable[[bytes], bytes]) -> None:
+    with fetcher(lambda r: html(compress(PAGE.encode()), **{"Content-Encoding": encoding})) as f:
+        assert f.fetch("https://example.org/").html == PAGE
+
+
+@pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip, deflate", "br", "zstd", "x-unknown"])
+def test_stacked_or_unknown_encodings_are_refused(encoding: str) -> None:
+    with fetcher(lambda r: html(b"x" * 100, **{"Content-Encoding": encoding})) as f, \
+            pytest.raises(BadContent, match="encoding"):
+        f.fetch("https://example.org/")
+
+
+def test_a_gzip_bomb_stops_at_the_cap_without_inflating_it() -> None:
+    bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=9)  # ~200 KiB on the wire
+    with fetcher(lambda r: html(bomb, **{"Content-Encoding": "gzip"})) as f, \
+            pytest.raises(TooLarge):
+        f.fetch("https://example.org/")
+
+
+def test_read_bounded_never_returns_more_than_the_cap() -> None:
+    chunks = iter([gzip.compress(b"a" * 1_000_000)])
+    with pytest.raises(TooLarge):
+        read_bounded(chunks, "gzip", cap=1000, deadline=time.monotonic() + 5)
+
+
+def test_truncated_gzip_is_a_clean_error_or_partial_text() -> None:
+    data = gzip.compress(PAGE.encode() * 50)[:-30]
+    out = read_bounded(iter([data]), "gzip", cap=10_000, deadline=time.monotonic() + 5)
+    assert out and len(out) <= len(PAGE) * 50
+
+
+def test_the_total_deadline_stops_a_trickle() -> None:
+    def trickle():  # type: ignore[no-untyped-def]
+        while True:
+            time.sleep(0.05)
+            yield b"x"
+
+    start = time.monotonic()
+    with pytest.raises(FetchError, match="too long"):
+        read_bounded(trickle(), "identity", cap=10**6, deadline=start + 0.3)
+    assert time.monotonic() - start < 1.0
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
+    with fetcher(lambda r: html(b"x" * 10, **{"Content-Length": "999999999"}),
+                 max_body_bytes=1000) as f, pytest.raises(TooLarge):
+        f.fetch("https://example.org/")
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type"),
+    [(204, "text/html"), (404, "text/html"), (500, "text/html"), (200, "application/pdf"),
+     (200, "image/png"), (200, "")],
+)
+def test_non_pages_are_refused(status: int, content_type: str) -> None:
+    def handler(r: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"Content-Type": content_type},
+                              stream=httpx.ByteStream(PAGE.encode()))
+
+    with fetcher(handler) as f, pytest.raises(BadContent):
+        f.fetch("https://example.org/")
+
+
+def test_redirect_loops_stop_at_the_limit() -> None:
+    hops = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        hops.append(str(r.url))
+        target = "/b" if r.url.path == "/a" else "/a"
+        return httpx.Response(302, headers={"Location": target})
+
+    with fetcher(handler) as f, pytest.raises(FetchError, match="redirects"):
+        f.fetch("https://example.org/a")
+    assert len(hops) == 6  # the first request and 5 redirects
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["file:///etc/passwd", "gopher://example.org/", "javascript:alert(1)", "data:text/html,x",
+     "http://127.0.0.1/", "//169.254.169.254/latest", "http://[::1]/", "http://localhost/"],
+)
+def test_redirects_to_refused_targets_never_reach_them(location: str) -> None:
+    seen: list[str] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(r.url.host)
+        bomb = httpx.ByteStream(gzip.compress(b"0" * 10**7))  # R26: a redirect body is never read
+        return httpx.Response(302, headers={"Location": location, "Content-Encoding": "gzip"},
+                              stream=bomb)
+
+    with fetcher(handler) as f, pytest.raises((Refused, FetchError)):
+        f.fetch("https://example.org/")
+    assert seen == ["example.org"]
+
+
+def test_the_user_agent_names_perles() -> None:
+    agents = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        agents.append(r.headers["user-agent"])
+        return html(PAGE.encode())
+
+    with fetcher(handler) as f:
+        f.fetch("https://example.org/")
+    assert agents[0].startswith("Perles/")
