@@ -1,0 +1,243 @@
+"""The JSON API: same data as the pages, one error shape, hostile input (A15, A16, A19, A20)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from aggregator import store
+from aggregator.models import Article
+from aggregator.settings import Settings
+from tests.web_helpers import add_article, count_queries, seed_board, seed_many
+from web.app import create_app
+
+CARD_FIELDS = {
+    "article_id", "position", "title", "url", "excerpt", "site_name", "author", "published",
+    "language", "word_count", "note", "added_at", "fetch_status",
+}  # fmt: skip
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def articles(session: Session) -> dict[str, Article]:
+    return seed_board(session)
+
+
+def assert_error(r: Response, status: int, code: str | None = None) -> dict[str, str]:
+    assert r.status_code == status, (r.status_code, r.text[:200])
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    body = r.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    if code is not None:
+        assert body["error"]["code"] == code
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def test_collections_are_listed_with_parents_and_counts(
+    client: TestClient, articles: dict[str, Article]
+) -> None:
+    r = client.get("/api/collections")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    by_slug = {c["slug"]: c for c in r.json()}
+    assert set(by_slug) == {"metier", "outils", "veille", "english"}
+    assert by_slug["metier"] == {
+        "slug": "metier",
+        "title": "Le métier de CM",
+        "description": "Ce que fait un Community Manager.",
+        "parent": None,
+        "pearl_count": 4,
+    }
+    assert by_slug["outils"]["parent"] == "metier" and by_slug["outils"]["pearl_count"] == 2
+    assert by_slug["veille"]["parent"] == "outils"
+
+
+def test_board_json_and_page_show_the_same_cards_in_the_same_order(
+    client: TestClient, articles: dict[str, Article]
+) -> None:
+    data = client.get("/api/collections/metier").json()
+    html = client.get("/c/metier").text
+    page_ids = [int(i) for i in re.findall(r'class="card__title"[^>]*>\s*<a href="/a/(\d+)"', html)]
+    assert [c["article_id"] for c in data["cards"]] == page_ids
+    assert page_ids == [articles[k].id for k in ("ok", "en", "failed", "pending")]
+    for card in data["cards"]:
+        assert set(card) == CARD_FIELDS
+        assert card["title"] in html
+        if card["note"]:
+            assert card["note"] in html
+    assert data["cards"][0]["published"] == "2011-03-03"
+    assert data["cards"][2]["fetch_status"] == "failed"
+    assert data["cards"][2]["title"] == "https://gone.example.net/404"
+    assert [c["slug"] for c in data["children"]] == ["outils"]
+    assert data["breadcrumbs"] == []
+    veille = client.get("/api/collections/veille").json()
+    assert [b["slug"] for b in veille["breadcrumbs"]] == ["metier", "outils"]
+
+
+def test_article_json_has_the_reader_fields(
+    client: TestClient, articles: dict[str, Article]
+) -> None:
+    art = articles["ok"]
+    data = client.get(f"/api/articles/{art.id}").json()
+    assert data["id"] == art.id
+    assert data["title"] == "La fiche métier du Community Manager"
+    assert data["content_html"] == "<p>Le corps de l'article.</p>"
+    assert data["language"] == "fr" and data["fetch_status"] == "ok"
+    assert {c["slug"] for c in data["collections"]} == {"metier", "outils"}
+
+
+def test_hostile_metadata_is_returned_as_data(client: TestClient, session: Session) -> None:
+    c = store.upsert_collection(session, "piege", "</title><script>alert(1)</script>")
+    art = add_article(
+        session, c, "https://evil.example/x", title="{{7*7}} ${7*7}", author="<img src=x>"
+    )
+    session.commit()
+    r = client.get(f"/api/articles/{art.id}")
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["title"] == "{{7*7}} ${7*7}" and r.json()["author"] == "<img src=x>"
+    assert client.get("/api/collections/piege").json()["collection"]["title"].startswith("</title>")
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_not_found_is_json_under_api_and_html_elsewhere(client: TestClient) -> None:
+    err = assert_error(client.get("/api/collections/inconnue"), 404, "not_found")
+    assert "inconnue" in err["message"]
+    assert_error(client.get("/api/articles/424242"), 404, "not_found")
+    assert_error(client.get("/api/nulle-part"), 404, "not_found")
+    page = client.get("/c/inconnue")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+
+
+def test_accept_header_does_not_change_the_type(
+    client: TestClient, articles: dict[str, Article]
+) -> None:
+    html_accept = {"Accept": "text/html"}
+    r = client.get("/api/collections/metier", headers=html_accept)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert_error(client.get("/api/collections/nope", headers=html_accept), 404)
+    r = client.get("/c/metier", headers={"Accept": "application/json"})
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("path", "statuses"),
+    [
+        ("/api/articles/-1", {422}),
+        ("/api/articles/0", {422}),
+        ("/api/articles/abc", {422}),
+        ("/api/articles/1e3", {422}),
+        ("/api/articles/99999999999", {422}),
+        ("/api/articles/" + "9" * 40, {422}),
+        ("/api/articles/2147483647", {404}),
+        ("/api/articles/%2e%2e%2f", {404}),
+        ("/api/articles/..;", {422}),
+        ("/api/collections/%2e%2e%2f", {404}),
+        ("/api/collections/%2e%2e", {404}),
+        ("/api/collections/..;", {404}),
+        ("/api/collections/..%5c..%5cetc", {404}),
+        ("/api/collections/%00", {422}),
+        ("/api/collections/a%0d%0aSet-Cookie:x", {422}),
+        ("/api/collections/" + "x" * 121, {422}),
+        ("/api/collections/'; DROP TABLE collection; --", {404}),
+        ("/api/collections/%ED%A0%80", {404}),
+        ("/api/collections?limit=10000000&offset=1000000000000000000&page=abc", {200}),
+    ],
+)
+def test_bad_ids_and_slugs_never_500(
+    client: TestClient, articles: dict[str, Article], path: str, statuses: set[int]
+) -> None:
+    r = client.get(path)
+    assert r.status_code in statuses, (path, r.status_code, r.text[:200])
+    if r.status_code != 200:
+        assert_error(r, r.status_code)
+    assert client.get("/api/collections/metier").status_code == 200  # nothing was harmed
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "TRACE"])
+def test_unexpected_methods_are_405(
+    client: TestClient, articles: dict[str, Article], method: str
+) -> None:
+    for path in (
+        "/api/collections",
+        "/api/collections/metier",
+        f"/api/articles/{articles['ok'].id}",
+    ):
+        r = client.request(method, path)
+        assert_error(r, 405, "method_not_allowed")
+        assert "GET" in r.headers["allow"]
+    r = client.request(method, "/c/metier")
+    assert r.status_code == 405 and r.headers["content-type"].startswith("text/html")
+    assert client.get("/api/collections/metier").json()["collection"]["pearl_count"] == 4
+
+
+def test_unexpected_failure_is_a_json_500(tmp_path: Path) -> None:
+    # A database path inside a missing directory: every query fails in the driver.
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'missing' / 'perles.db'}")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        err = assert_error(client.get("/api/collections"), 500, "internal_error")
+        assert "sqlite" not in err["message"].lower()  # no internals leak
+        page = client.get("/")
+        assert page.status_code == 500 and "Erreur interne" in page.text
+        assert "script-src 'none'" in page.headers["content-security-policy"]
+
+
+# --- OpenAPI ---------------------------------------------------------------------------------
+
+
+def test_openapi_documents_the_api_only(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert set(spec["paths"]) == {
+        "/api/collections",
+        "/api/collections/{slug}",
+        "/api/articles/{article_id}",
+    }
+    board = spec["paths"]["/api/collections/{slug}"]["get"]
+    assert "curated order" in board["description"]
+    ok = board["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/Board")
+    assert board["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ErrorResponse"
+    )
+    assert set(spec["components"]["schemas"]["Card"]["properties"]) == CARD_FIELDS
+
+
+def test_docs_page_is_served_with_its_own_policy(client: TestClient) -> None:
+    r = client.get("/docs")
+    assert r.status_code == 200 and "swagger-ui" in r.text
+    csp = r.headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+# --- N+1 guard (STYLE habit 7) ---------------------------------------------------------------
+
+
+def test_api_query_count_does_not_grow_with_pearls(client: TestClient, session: Session) -> None:
+    seed_many(session, "dix", 10)
+    seed_many(session, "cent", 100)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    counts = {}
+    for slug, n in (("dix", 10), ("cent", 100)):
+        with count_queries(engine) as statements:
+            r = client.get(f"/api/collections/{slug}")
+        assert len(r.json()["cards"]) == n
+        counts[slug] = len(statements)
+    assert counts["dix"] == counts["cent"], counts
+    with count_queries(engine) as listing:
+        client.get("/api/collections")
+    assert len(listing) <= 3, listing
