@@ -1,0 +1,181 @@
+"""Golden extraction checks: for every offline capture, the text that must be in the body and
+the page furniture that must not (the trafilatura evaldata idea, see STYLE.md habit 6).
+
+Expectations live in tests/golden/<collection>.toml; the captures are the collection's WARC.
+A page is decoded by its charset (fetch.decode_body), extracted (extract.extract), then the
+body is sanitized (sanitize.sanitize) and checked again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from aggregator.captures import Capture, read_captures
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+COLLECTIONS = REPO / "collections"
+
+
+def _space(text: str) -> str:
+    """Collapse every run of whitespace, no-break spaces included, to one space."""
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+def _load_golden() -> list[tuple[str, dict[str, Any]]]:
+    pages = []
+    for path in sorted(GOLDEN_DIR.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        pages.extend((path.stem, page) for page in data["page"])
+    return pages
+
+
+GOLDEN = _load_golden()
+PAGE_IDS = [f"{collection}/{page['id']}" for collection, page in GOLDEN]
+
+
+@cache
+def _captures(collection: str) -> dict[str, Capture]:
+    data = tomllib.loads((COLLECTIONS / f"{collection}.toml").read_text(encoding="utf-8"))
+    return read_captures(COLLECTIONS / data["captures"])
+
+
+def _content_type(capture: Capture) -> str | None:
+    for name, value in capture.headers:
+        if name.lower() == "content-type":
+            return value
+    return None
+
+
+def _html(collection: str, url: str) -> str:
+    from aggregator.fetch import decode_body
+
+    capture = _captures(collection)[url]
+    return decode_body(capture.body, _content_type(capture))
+
+
+@cache
+def _extracted(collection: str, url: str) -> Any:
+    from aggregator.extract import extract
+
+    return extract(_html(collection, url), url)
+
+
+def _visible_text(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    for el in soup(["script", "style", "noscript", "template"]):
+        el.decompose()
+    return _space(soup.get_text())
+
+
+# --- the golden data is honest -------------------------------------------------------------
+
+
+def test_every_pearl_of_a_golden_collection_has_a_capture_and_a_golden_page() -> None:
+    for collection in {c for c, _ in GOLDEN}:
+        data = tomllib.loads((COLLECTIONS / f"{collection}.toml").read_text(encoding="utf-8"))
+        pearls = [p["url"] for p in data["pearls"]]
+        golden = [page["url"] for c, page in GOLDEN if c == collection]
+        assert sorted(pearls) == sorted(golden), collection
+        assert sorted(_captures(collection)) == sorted(pearls), collection
+
+
+@pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
+def test_golden_strings_are_on_the_page(collection: str, page: dict[str, Any]) -> None:
+    """Each expected sentence is in the article and each excluded string is on the page,
+    so that no check passes for want of anything to find."""
+    soup = BeautifulSoup(_html(collection, page["url"]), "html.parser")
+    for el in soup(["script", "style"]):
+        el.decompose()
+    whole = _space(soup.get_text())
+    for sentence in page["must_contain"]:
+        assert _space(sentence) in whole, sentence
+    for furniture in page["must_not_contain"]:
+        assert _space(furniture) in whole, furniture
+
+
+@pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
+def test_captures_say_they_are_reconstructions(collection: str, page: dict[str, Any]) -> None:
+    capture = _captures(collection)[page["url"]]
+    assert capture.note is not None and "Reconstruction" in capture.note
+    assert "Perles reconstruction" in _html(collection, page["url"])[:2000]
+
+
+# --- the extractor meets the golden data ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
+def test_body_keeps_the_article(collection: str, page: dict[str, Any]) -> None:
+    text = _space(_extracted(collection, page["url"]).text)
+    missing = [s for s in page["must_contain"] if _space(s) not in text]
+    assert not missing, f"article sentences missing from the body: {missing}"
+
+
+@pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
+def test_body_and_excerpt_drop_the_furniture(collection: str, page: dict[str, Any]) -> None:
+    article = _extracted(collection, page["url"])
+    text = _space(article.text)
+    excerpt = _space(article.excerpt or "")
+    kept = [s for s in page["must_not_contain"] if _space(s) in text]
+    in_excerpt = [s for s in page["must_not_contain"] if _space(s) in excerpt]
+    assert not kept, f"page furniture kept in the body: {kept}"
+    assert not in_excerpt, f"page furniture in the excerpt: {in_excerpt}"
+
+
+@pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
+def test_title_without_site_suffix(collection: str, page: dict[str, Any]) -> None:
+    title = _extracted(collection, page["url"]).title
+    assert _space(title or "") == _space(page["title"])
+
+
+@pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
+def test_metadata(collection: str, page: dict[str, Any]) -> None:
+    article = _extracted(collection, page["url"])
+    wrong = {}
+    if "byline" in page and _space(article.byline or "") != page["byline"]:
+        wrong["byline"] = (article.byline, page["byline"])
+    for name in page.get("not_byline", []):
+        if name in (article.byline or ""):
+            wrong["not_byline"] = (article.byline, name)
+    if "site_name" in page and article.site_name != page["site_name"]:
+        wrong["site_name"] = (article.site_name, page["site_name"])
+    if "lang" in page and (article.lang or "").lower().split("-")[0] != page["lang"]:
+        wrong["lang"] = (article.lang, page["lang"])
+    if "published" in page:
+        published = article.published
+        if isinstance(published, dt.datetime):
+            published = published.date()
+        if published != page["published"]:
+            wrong["published"] = (article.published, page["published"])
+    assert not wrong, f"metadata (got, expected): {wrong}"
+
+
+_EVENT_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
+
+
+@pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
+def test_sanitized_body_keeps_the_article_and_nothing_active(
+    collection: str, page: dict[str, Any]
+) -> None:
+    from aggregator.sanitize import sanitize
+
+    article = _extracted(collection, page["url"])
+    clean = sanitize(article.content_html, page["url"])
+    text = _visible_text(clean)
+    missing = [s for s in page["must_contain"] if _space(s) not in text]
+    kept = [s for s in page["must_not_contain"] if _space(s) in text]
+    assert not missing, f"article sentences lost by the sanitizer: {missing}"
+    assert not kept, f"page furniture in the sanitized body: {kept}"
+    lowered = clean.lower()
+    assert "<script" not in lowered
+    assert "<iframe" not in lowered
+    assert "javascript:" not in lowered
+    assert not _EVENT_HANDLER.search(clean)
