@@ -18,22 +18,30 @@ from lxml.html import HtmlElement
 from readability import Document
 
 from aggregator.errors import ExtractionError
+from aggregator.language import choose_language
 from aggregator.metadata import read_metadata
 
 MIN_TEXT_CHARS = 200  # below this the page is not an article (home pages, walls, empty shells)
 EXCERPT_CHARS = 300
 
-# Containers that are never the article: matched on id and class names.
-_BOILERPLATE_ATTR = re.compile(
-    r"(^|[\s_-])(comments?|respond|reply|commentaires?|discussion|share|sharing|sharedaddy|"
-    r"social|partage|likes?|related|similaires?|jp-relatedposts|sidebar|widget|widgets|"
-    r"newsletter|subscribe|abonnement|cookies?|consent|gdpr|rgpd|banner|breadcrumbs?|"
-    r"categor(y|ies)|cat-links|tags?|tag-links|post-?meta|entry-meta|entry-footer|"
-    r"entry-utility|postmetadata|author-?(box|bio|info)|about-author|navigation|nav|menu|"
-    r"pagination|footer|masthead|advert|ads|promo|popup|modal|signup|wpcnt|blogroll|"
-    r"archives?)($|[\s_-])",
+# Class and id tokens of containers that are never the article. A token is furniture if it
+# contains one of _FURNITURE_ANYWHERE or starts with one of _FURNITURE_PREFIX; WordPress's
+# post_class() tokens ("category-emploi", "tag-stage") sit on the article itself and match neither.
+_FURNITURE_ANYWHERE = re.compile(
+    r"share|sharing|social|related|similar|comment|respond|reply|cookie|consent|newsletter|"
+    r"subscribe|breadcrumb|sidebar|widget|blogroll|pagination|advert|promo|popup|banner|"
+    r"masthead|footer|jp-relatedposts|wpcnt|partage",
     re.I,
 )
+_FURNITURE_PREFIX = re.compile(
+    r"(nav|menu|tags$|tag-links|cat-links|categories|post-?meta|entry-meta|entry-utility|"
+    r"author-?(box|bio|info)|about-author|archive|ads?($|[-_])|likes?($|[-_])|similaires|"
+    r"signup|modal|gdpr|rgpd|skip-link|screen-reader)",
+    re.I,
+)
+_LINK_LIST_MAX_CHARS = 300
+_LINK_DENSITY = 0.6
+_KEEP_SHARE = 0.4  # a "furniture" container holding this much of the page's text is the page
 _BOILERPLATE_TAGS = (
     "nav",
     "aside",
@@ -125,7 +133,7 @@ def extract(html: str, url: str) -> Extracted:
         byline=meta.byline,
         site_name=meta.site_name,
         published=meta.published,
-        lang=meta.lang,
+        lang=choose_language(meta.lang, text),
         excerpt=make_excerpt(meta.description, blocks, meta.title),
         text=text,
         content_html=lxml.html.tostring(body, encoding="unicode"),
@@ -135,28 +143,47 @@ def extract(html: str, url: str) -> Extracted:
 
 
 def _strip_boilerplate(root: HtmlElement) -> None:
-    """Drop page furniture: by tag, by id/class name, and short blocks that read as furniture."""
+    """Drop page furniture: by tag, by class/id token, and short blocks that read as furniture."""
     for el in list(root.iter(*_BOILERPLATE_TAGS)):
         if el.get("type") != "application/ld+json":
             _drop(el)
+    total = _paragraph_chars(root) or 1
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.tag in ("html", "body", "article", "main"):
             continue
-        names = f"{el.get('id', '')} {el.get('class', '')}"
-        if _BOILERPLATE_ATTR.search(names) and not _holds_article(el):
+        if _is_furniture(el) and _paragraph_chars(el) < _KEEP_SHARE * total:
             _drop(el)
+    for el in list(root.iter("a")):
+        if {"tag", "category"} & set((el.get("rel") or "").lower().split()):
+            _drop(el)  # taxonomy links ("Classé dans Job, Web Stuff") are never the text
     for el in list(root.iter("p", "div", "span", "li", "h2", "h3", "h4", "section", "ul", "a")):
         text = " ".join(el.text_content().split())
         if len(text) < 160 and _BOILERPLATE_TEXT.match(text):
             _drop(el)
+    for el in list(root.iter("div", "ul", "ol", "section", "p", "dl")):
+        if _is_link_list(el):
+            _drop(el)
 
 
-def _holds_article(el: HtmlElement) -> bool:
-    """A wrapper whose name looks like furniture but that contains the article itself."""
-    return (
-        bool(el.xpath(".//article | .//*[@itemprop='articleBody'] | .//main"))
-        or len(el.xpath(".//p")) > 8
-    )
+def _is_link_list(el: HtmlElement) -> bool:
+    """A short block made mostly of links (menus, top bars, tag clouds): navigation, not text."""
+    text = " ".join(el.text_content().split())
+    if not text or len(text) > _LINK_LIST_MAX_CHARS:
+        return False
+    links = el.xpath(".//a")
+    if len(links) < 2:
+        return False
+    linked = sum(len(" ".join(a.text_content().split())) for a in links)
+    return linked / len(text) >= _LINK_DENSITY
+
+
+def _is_furniture(el: HtmlElement) -> bool:
+    tokens = f"{el.get('id', '')} {el.get('class', '')}".split()
+    return any(_FURNITURE_ANYWHERE.search(t) or _FURNITURE_PREFIX.match(t) for t in tokens)
+
+
+def _paragraph_chars(el: HtmlElement) -> int:
+    return sum(len(p.text_content()) for p in el.iter("p"))
 
 
 def _drop(el: HtmlElement) -> None:

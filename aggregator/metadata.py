@@ -21,17 +21,23 @@ from lxml.html import HtmlElement
 from aggregator.dates import date_from_url, parse_date
 
 _HEAD_END = re.compile(r"</head\s*>", re.I)
-_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|·)\s+")
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|«|·)\s+")
 _BYLINE_PREFIX = re.compile(
     r"^\s*(?:publié\s+(?:le\s+.+?\s+)?par|écrit\s+par|rédigé\s+par|article\s+rédigé\s+par|"
     r"posted\s+by|written\s+by|by|par)\s+",
     re.I,
 )
+_IN_COMMENTS = (
+    "ancestor::*[contains(translate(@id, 'COMENT', 'coment'), 'comment') or "
+    "contains(translate(@class, 'COMENT', 'coment'), 'comment')]"
+)
 _BYLINE_XPATH = (
     "//*[@rel='author'] | //*[@itemprop='author'] | "
     "//*[contains(concat(' ', normalize-space(@class), ' '), ' author ')] | "
     "//*[contains(concat(' ', normalize-space(@class), ' '), ' byline ')] | "
-    "//*[contains(concat(' ', normalize-space(@class), ' '), ' fn ')]"
+    "//*[contains(concat(' ', normalize-space(@class), ' '), ' fn ')] | "
+    "//*[contains(@class, 'author-name') or contains(@class, 'post-author')] | "
+    "//a[contains(@href, '/author/')]"
 )
 
 
@@ -180,12 +186,16 @@ def _xpath_attr(tree: HtmlElement, path: str) -> str | None:
 
 
 def _headings(tree: HtmlElement) -> tuple[str, ...]:
-    return tuple(" ".join(h.text_content().split()) for h in tree.xpath("//h1 | //h2")[:10])
+    return tuple(
+        " ".join(h.text_content().split()) for h in tree.xpath("//h1 | //h2 | //h3")[:12]
+    )
 
 
 def _markup_byline(tree: HtmlElement) -> str | None:
     """A visible byline ("Publié le 3 mars 2011 par Anne", rel=author, class=author)."""
-    for node in tree.xpath(_BYLINE_XPATH)[:10]:
+    for node in tree.xpath(_BYLINE_XPATH)[:20]:
+        if node.xpath(_IN_COMMENTS):
+            continue  # a commenter is not the author
         text = " ".join(node.text_content().split())
         name = _BYLINE_PREFIX.sub("", text).strip(" ,.:|")
         if 2 < len(name) <= 80 and not any(ch.isdigit() for ch in name):
@@ -196,27 +206,28 @@ def _markup_byline(tree: HtmlElement) -> str | None:
 def clean_title(
     title: str | None, site_name: str | None, headings: tuple[str, ...] = ()
 ) -> str | None:
-    """The title without a " | Site name" (or similar) suffix or prefix.
+    """The title without the site's name around it ("Post | Blog", "Blog: Post", "Post « Blog").
 
-    A heading on the page equal to one side wins; then a side equal to the site name goes;
-    then, as readability does, the last segment goes if what remains still has 3+ words.
+    In order: segments equal to the site name go; a heading of the page that the title
+    contains wins; then, as readability does, the last segment goes if 3+ words remain.
     """
     if not title:
         return None
     title = title[:500]
+    site = (site_name or "").casefold()
     parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) > 1 and site in (parts[0].casefold(), parts[-1].casefold()):
+        kept = [p for p in parts if p.casefold() != site]
+        return " - ".join(kept) if kept else title
+    key = title.casefold()
+    contained = [
+        h for h in headings
+        if h.casefold() != site and len(h.split()) >= 2 and h.casefold() in key
+    ]
+    if contained:  # the blog's own name is often a heading too: the longest is the post's
+        return max(contained, key=len)
     if len(parts) == 1:
         return title
-    keys = {h.casefold() for h in headings}
-    for i in range(len(parts) - 1, 0, -1):
-        for candidate in (" - ".join(parts[:i]), " - ".join(parts[i:])):
-            if candidate.casefold() in keys:
-                return candidate
-    site = (site_name or "").casefold()
-    if site and parts[-1].casefold() == site:
-        return " - ".join(parts[:-1])
-    if site and parts[0].casefold() == site:
-        return " - ".join(parts[1:])
     head = " - ".join(parts[:-1])
     return head if len(head.split()) >= 3 else title
 

@@ -1,0 +1,120 @@
+"""The `perles` commands as a user runs them; the demo path (`perles serve`) end to end."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from aggregator import store
+from aggregator.cli import app
+from aggregator.db import make_engine
+from tests.pipeline_pages import ARTICLE
+from tests.site import Site, serve
+
+BOILERPLATE = ("Laisser un commentaire", "Répondre", "Classé dans", "Partager", "Tweet",
+               "J’aime", "J'aime", "Articles similaires", "commentaire")
+
+
+@pytest.fixture
+def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("PERLES_DATABASE_URL", db_url)
+    monkeypatch.setenv("PERLES_ALLOW_PRIVATE_HOSTS", '["127.0.0.1"]')
+    return db_url
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("command", ["serve", "add", "sync", "refresh"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    code, output = run(command, "--help")
+    assert code == 0 and "Example:" in output and "perles " + command in output
+
+
+def test_offline_sync_builds_the_community_manager_board(env: str) -> None:
+    code, output = run("sync", "--offline")
+    assert code == 0, output
+    engine = make_engine(env)
+    with Session(engine) as s:
+        cards = store.board(s, "community-manager").cards
+    engine.dispose()
+    assert len(cards) >= 8
+    for card in cards:
+        assert card.fetch_status == "ok", (card.url, card)
+        assert card.title and not card.title.startswith("http"), card.url
+        assert card.site_name and card.excerpt and card.note, card.url
+        for junk in BOILERPLATE:
+            assert junk not in card.excerpt, (card.url, junk, card.excerpt)
+    assert sum(1 for c in cards if c.author) >= len(cards) // 2
+    assert sum(1 for c in cards if c.published) >= len(cards) // 2
+
+
+def test_add_then_refresh(env: str) -> None:
+    with serve(Site()) as site:
+        url = site.page("/2011/03/metier", ARTICLE)
+        assert run("sync", "--offline")[0] == 0
+        code, output = run("add", url, "-c", "community-manager", "--note", "Un ajout.")
+        assert code == 0 and "Le métier de CM" in output, output
+        code, output = run("refresh", "--collection", "community-manager", "--from-captures")
+        assert code == 0 and "failed" in output, output
+
+
+def test_bad_input_is_one_clear_line(env: str) -> None:
+    assert run("sync", "--offline")[0] == 0
+    code, output = run("add", "file:///etc/passwd", "-c", "community-manager")
+    assert code == 2 and "invalid_url" in output
+    code, output = run("add", "https://example.org/", "-c", "no-such-collection")
+    assert code == 2 and "not_found" in output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`perles serve` in a subprocess on an empty SQLite database, as the quick start runs it."""
+    port = _free_port()
+    env = {**os.environ, "PERLES_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from aggregator.cli import main; main()", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.slow
+def test_serve_on_an_empty_database_shows_the_board(served: str) -> None:
+    page = httpx.get(served + "/c/community-manager", timeout=10)
+    api = httpx.get(served + "/api/collections/community-manager", timeout=10).json()
+    assert page.status_code == 200
+    assert len(api["cards"]) >= 8
+    for card in api["cards"]:
+        assert card["title"] in page.text.replace("&#39;", "'").replace("&amp;", "&")
