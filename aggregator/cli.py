@@ -174,8 +174,7 @@ def refresh(
         status = FetchStatus.FAILED.value if failed_only else None
         with session_scope(engine) as session:
             targets = [
-                (a.id or 0, a.url)
-                for a in store.articles_for_refresh(session, collection, status)
+                (a.id or 0, a.url) for a in store.articles_for_refresh(session, collection, status)
             ]
         captures = None
         if from_captures:

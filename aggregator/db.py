@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WRITE = "perles_write"  # execution option marking a connection that is about to write
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -20,9 +21,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own BEGIN handling defers writes; take the write lock up front instead
-        # (BEGIN IMMEDIATE), so a read never has to upgrade to a write under contention.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -34,6 +33,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=5000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Write transactions (session_scope) take the write lock up front with BEGIN IMMEDIATE, so
+    # a read never has to upgrade to a write under contention (SECURITY D07); reads stay
+    # deferred and, in WAL mode, never wait for writers.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -48,7 +54,7 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the latest Alembic revision (idempotent)."""
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
+    with engine.execution_options(**{WRITE: True}).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -63,8 +69,8 @@ def is_empty(engine: Engine) -> bool:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session committed on success and rolled back on error."""
-    with Session(engine, expire_on_commit=False) as session:
+    """A write session: committed on success, rolled back on error."""
+    with Session(engine.execution_options(**{WRITE: True}), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

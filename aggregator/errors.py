@@ -1,14 +1,14 @@
 """The exception tree of Perles. Web code turns these into HTTP in one place (web/errors.py).
 
-    PerlesError
-    ├── InvalidURL          the submitted URL is malformed or breaks the URL policy (4xx)
-    ├── NotFound            no such collection or article (404)
-    ├── FetchError          the page could not be fetched; carries a stable `code`
-    │   ├── Refused         the outbound policy refused the target (private address, port...)
-    │   ├── TooLarge        the body passed the byte cap
-    │   └── BadContent      wrong content type, undecodable body, HTTP error status
-    ├── ExtractionError     no readable article in the page
-    └── CatalogError        a collections/*.toml file is invalid
+PerlesError
+├── InvalidURL          the submitted URL is malformed or breaks the URL policy (4xx)
+├── NotFound            no such collection or article (404)
+├── FetchError          the page could not be fetched; carries a stable `code`
+│   ├── Refused         the outbound policy refused the target (private address, port...)
+│   ├── TooLarge        the body passed the byte cap
+│   └── BadContent      wrong content type, undecodable body, HTTP error status
+├── ExtractionError     no readable article in the page
+└── CatalogError        a collections/*.toml file is invalid
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ are decoded to `str` here, with an allow-list of encodings, before any parser se
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import re
 import socket
 import time
@@ -26,6 +27,7 @@ from aggregator.urls import check_addresses, check_target, host_of, normalize
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 REDIRECTS = {301, 302, 303, 307, 308}
+CAPTURED_AT = "perles.captured_at"  # response extension: when a replayed page was captured
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -50,6 +52,7 @@ class Page:
     html: str
     body: bytes = field(repr=False)
     headers: list[tuple[str, str]] = field(repr=False)
+    fetched_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 class Fetcher:
@@ -147,6 +150,7 @@ class Fetcher:
         body = read_bounded(response.iter_raw(), _coding(response), cap, deadline)
         if not body.strip():
             raise BadContent("empty page", code="empty")
+        captured = response.extensions.get(CAPTURED_AT)  # set by a replayed capture
         return Page(
             url=url,
             final_url=final,
@@ -155,6 +159,7 @@ class Fetcher:
             html=decode_body(body, content_type),
             body=body,
             headers=list(response.headers.multi_items()),
+            **({"fetched_at": captured} if isinstance(captured, dt.datetime) else {}),
         )
 
 
@@ -173,7 +178,7 @@ def _coding(response: httpx.Response) -> str:
 
 
 def read_bounded(chunks: Iterator[bytes], coding: str, cap: int, deadline: float) -> bytes:
-    """Decompress `chunks` ourselves, never producing more than `cap` bytes or passing `deadline`."""
+    """Decompress `chunks` ourselves: never more than `cap` bytes, never past `deadline`."""
     out = bytearray()
     decoder: zlib._Decompress | None = None
     if coding in ("gzip", "x-gzip"):
@@ -269,9 +274,9 @@ def decode_body(body: bytes, content_type: str | None) -> str:
 
     This is the precedence browsers use (WHATWG "decode"): a BOM wins over the header.
     """
-    for bom, name in _BOMS:
+    for bom, bom_codec in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(name, errors="replace")
+            return body[len(bom) :].decode(bom_codec, errors="replace")
     header = _HEADER_CHARSET.search(content_type or "")
     name = codec_for(header.group(1) if header else None)
     if name is None:

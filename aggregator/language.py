@@ -9,10 +9,59 @@ from __future__ import annotations
 import re
 
 STOPWORDS = {
-    "fr": {"le", "la", "les", "des", "est", "et", "un", "une", "que", "qui", "dans", "pour", "pas",
-           "sur", "du", "au", "ce", "il", "je", "nous", "vous", "mais", "avec", "sont", "cette"},
-    "en": {"the", "and", "is", "of", "to", "in", "that", "it", "for", "you", "with", "on", "are",
-           "this", "was", "be", "not", "have", "but", "they", "what", "can", "your", "from"},
+    "fr": {
+        "le",
+        "la",
+        "les",
+        "des",
+        "est",
+        "et",
+        "un",
+        "une",
+        "que",
+        "qui",
+        "dans",
+        "pour",
+        "pas",
+        "sur",
+        "du",
+        "au",
+        "ce",
+        "il",
+        "je",
+        "nous",
+        "vous",
+        "mais",
+        "avec",
+        "sont",
+        "cette",
+    },
+    "en": {
+        "the",
+        "and",
+        "is",
+        "of",
+        "to",
+        "in",
+        "that",
+        "it",
+        "for",
+        "you",
+        "with",
+        "on",
+        "are",
+        "this",
+        "was",
+        "be",
+        "not",
+        "have",
+        "but",
+        "they",
+        "what",
+        "can",
+        "your",
+        "from",
+    },
 }
 MIN_WORDS = 40
 MARGIN = 2.0  # the winner needs twice the hits of the runner-up
@@ -20,7 +69,7 @@ _WORD = re.compile(r"[a-zà-öø-ÿ]+")
 
 
 def guess_language(text: str) -> str | None:
-    """"fr" or "en" when the text clearly is one of them, else None."""
+    """ "fr" or "en" when the text clearly is one of them, else None."""
     words = _WORD.findall(text[:20000].lower())
     if len(words) < MIN_WORDS:
         return None

@@ -186,9 +186,7 @@ def _xpath_attr(tree: HtmlElement, path: str) -> str | None:
 
 
 def _headings(tree: HtmlElement) -> tuple[str, ...]:
-    return tuple(
-        " ".join(h.text_content().split()) for h in tree.xpath("//h1 | //h2 | //h3")[:12]
-    )
+    return tuple(" ".join(h.text_content().split()) for h in tree.xpath("//h1 | //h2 | //h3")[:12])
 
 
 def _markup_byline(tree: HtmlElement) -> str | None:
@@ -221,8 +219,7 @@ def clean_title(
         return " - ".join(kept) if kept else title
     key = title.casefold()
     contained = [
-        h for h in headings
-        if h.casefold() != site and len(h.split()) >= 2 and h.casefold() in key
+        h for h in headings if h.casefold() != site and len(h.split()) >= 2 and h.casefold() in key
     ]
     if contained:  # the blog's own name is often a heading too: the longest is the post's
         return max(contained, key=len)

@@ -11,7 +11,18 @@ import datetime as dt
 import enum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -19,8 +30,27 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC on both backends (SQLite keeps no offset; we put UTC back on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: Perles stores timezone-aware UTC timestamps")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def _ts(nullable: bool = True) -> Column:  # type: ignore[type-arg]
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UTCDateTime(), nullable=nullable)
 
 
 class FetchStatus(enum.StrEnum):
@@ -67,7 +97,10 @@ class Article(SQLModel, table=True):
         default=FetchStatus.PENDING.value, sa_column=Column(String(16), nullable=False)
     )
     http_status: int | None = None
-    fetched_at: dt.datetime | None = Field(default=None, sa_column=_ts())
+    fetched_at: dt.datetime | None = Field(default=None, sa_column=_ts())  # of the stored copy
+    checked_at: dt.datetime | None = Field(
+        default=None, sa_column=_ts()
+    )  # last attempt, any result
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
@@ -149,5 +182,6 @@ class ArticleView(_ReadModel):
     fetch_status: str
     http_status: int | None
     fetched_at: dt.datetime | None
+    checked_at: dt.datetime | None
     last_error: str | None
     collections: list[CollectionSummary]

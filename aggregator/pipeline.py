@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from aggregator import store
 from aggregator.db import session_scope
@@ -53,6 +54,7 @@ def fetch_into(engine: Engine, fetcher: Fetcher, article_id: int, url: str) -> O
             content_html=sanitize(found.content_html, page.final_url),
             word_count=found.word_count,
             http_status=http_status,
+            fetched_at=page.fetched_at,
         )
     except (FetchError, ExtractionError) as exc:
         reason = f"{exc.code}: {exc.message}"
@@ -66,15 +68,13 @@ def fetch_into(engine: Engine, fetcher: Fetcher, article_id: int, url: str) -> O
         return Outcome(url, article_id, ok=True, title=article.title)
 
 
-def _article(session: store.Session, article_id: int) -> Article:
+def _article(session: Session, article_id: int) -> Article:
     article = session.get(Article, article_id)
     assert article is not None, f"article {article_id} vanished"
     return article
 
 
-def add(
-    engine: Engine, fetcher: Fetcher, url: str, collection: str, note: str = ""
-) -> Outcome:
+def add(engine: Engine, fetcher: Fetcher, url: str, collection: str, note: str = "") -> Outcome:
     """Add `url` to `collection` with `note`: the pearl is placed even if the fetch fails.
 
     An invalid URL raises InvalidURL before anything is stored; an unknown collection NotFound.

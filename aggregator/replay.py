@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import httpx
 
 from aggregator.captures import Capture
+from aggregator.fetch import CAPTURED_AT
 from aggregator.urls import normalize
 
 # Framing headers describe the original transfer, not the bytes we replay.
@@ -19,7 +20,7 @@ _FRAMING = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 class ReplayTransport(httpx.BaseTransport):
-    """An httpx transport answering from captures; a URL that was not captured is a network error."""
+    """An httpx transport answering from captures; an uncaptured URL is a network error."""
 
     def __init__(self, captures: Mapping[str, Capture]) -> None:
         self._captures = {normalize(url): capture for url, capture in captures.items()}
@@ -33,5 +34,9 @@ class ReplayTransport(httpx.BaseTransport):
             raise httpx.ConnectError(f"no capture of {request.url}", request=request)
         headers = [(k, v) for k, v in capture.headers if k.lower() not in _FRAMING]
         return httpx.Response(
-            capture.status, headers=headers, stream=httpx.ByteStream(capture.body), request=request
+            capture.status,
+            headers=headers,
+            stream=httpx.ByteStream(capture.body),
+            request=request,
+            extensions={CAPTURED_AT: capture.captured_at} if capture.captured_at else {},
         )

@@ -37,4 +37,3 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    page_size: int = 200

@@ -93,19 +93,32 @@ class ExtractedFields:
     content_html: str
     word_count: int
     http_status: int | None
+    fetched_at: dt.datetime  # when the page was captured (a replayed capture keeps its date)
 
 
 def save_article(session: Session, article: Article, fields: ExtractedFields) -> Article:
     """Store a successful fetch and extraction on `article`."""
     for name, value in vars(fields).items():
-        setattr(article, name, value)
+        setattr(article, name, _storable(value, _LIMITS.get(name)))
     article.sanitizer_version = SANITIZER_VERSION
     article.fetch_status = FetchStatus.OK.value
-    article.fetched_at = utcnow()
+    article.checked_at = utcnow()
     article.last_error = None
     session.add(article)
     session.flush()
     return article
+
+
+# Column sizes (models.py): longer values are cut, so PostgreSQL and SQLite store the same.
+_LIMITS = {"final_url": 2048, "title": 500, "author": 300, "site_name": 300, "language": 35}
+
+
+def _storable(value: object, limit: int | None) -> object:
+    """Text both databases accept: no NUL (PostgreSQL refuses it), no lone surrogate."""
+    if not isinstance(value, str):
+        return value
+    text = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return text[:limit] if limit else text
 
 
 def record_failure(
@@ -116,7 +129,7 @@ def record_failure(
         article.fetch_status = FetchStatus.FAILED.value
     article.last_error = reason[:2000]
     article.http_status = http_status
-    article.fetched_at = utcnow()
+    article.checked_at = utcnow()
     session.add(article)
     session.flush()
     return article
@@ -177,7 +190,7 @@ def _summaries(session: Session, where: Any = None) -> list[CollectionSummary]:
             parent=parent_slug,
             pearl_count=n,
         )
-        for c, parent_slug, n in session.exec(stmt).all()  # type: ignore[call-overload]
+        for c, parent_slug, n in session.exec(stmt).all()
     ]
 
 
@@ -256,6 +269,7 @@ def article_view(session: Session, article_id: int) -> ArticleView:
         fetch_status=article.fetch_status,
         http_status=article.http_status,
         fetched_at=article.fetched_at,
+        checked_at=article.checked_at,
         last_error=article.last_error,
         collections=_summaries(session, col(Collection.id).in_(holder_ids)),
     )

@@ -24,8 +24,14 @@ class Site:
         self.hits: dict[str, int] = {}
         self.base = ""
 
-    def page(self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8",
-             status: int = 200, headers: list[tuple[str, str]] | None = None) -> str:
+    def page(
+        self,
+        path: str,
+        body: bytes | str,
+        content_type: str = "text/html; charset=utf-8",
+        status: int = 200,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> str:
         data = body.encode() if isinstance(body, str) else body
         self.routes[path] = Route(status, [("Content-Type", content_type), *(headers or [])], data)
         return self.base + path
@@ -38,7 +44,7 @@ class Site:
 @contextmanager
 def serve(site: Site) -> Iterator[Site]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             site.hits[self.path] = site.hits.get(self.path, 0) + 1
             route = site.routes.get(self.path, Route(404, [("Content-Type", "text/plain")], b"no"))
             self.send_response(route.status)

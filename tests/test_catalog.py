@@ -36,8 +36,11 @@ def test_every_bundled_collection_loads_with_its_captures() -> None:
         ('slug = "Bad Slug"\ntitle = "T"', "lowercase"),
         ('slug = "s"\ntitle = ""', "title is empty"),
         ('slug = "s"\ntitle = "T"\n[[pearls]]\nurl = "javascript:alert(1)"', "pearl 1"),
-        ('slug = "s"\ntitle = "T"\n[[pearls]]\nurl = "https://a.example/"\n'
-         '[[pearls]]\nurl = "https://A.example/#x"', "listed twice"),
+        (
+            'slug = "s"\ntitle = "T"\n[[pearls]]\nurl = "https://a.example/"\n'
+            '[[pearls]]\nurl = "https://A.example/#x"',
+            "listed twice",
+        ),
         ('slug = "s"\ntitle = 3', "must be a str"),
         ("slug = ", "Invalid"),
     ],
@@ -61,9 +64,13 @@ def test_parents_come_first_and_cycles_are_refused(tmp_path: Path) -> None:
 def test_sync_places_pearls_in_file_order_and_keeps_cli_additions(
     engine: Engine, tmp_path: Path
 ) -> None:
-    write(tmp_path, "c.toml", 'slug = "c"\ntitle = "C"\n'
-          '[[pearls]]\nurl = "https://a.example/1"\nnote = "un"\n'
-          '[[pearls]]\nurl = "https://a.example/2"\nnote = "deux"')
+    write(
+        tmp_path,
+        "c.toml",
+        'slug = "c"\ntitle = "C"\n'
+        '[[pearls]]\nurl = "https://a.example/1"\nnote = "un"\n'
+        '[[pearls]]\nurl = "https://a.example/2"\nnote = "deux"',
+    )
     files = catalog.load_dir(tmp_path)
     pending = catalog.sync(engine, files)
     assert [url for _, url in pending] == ["https://a.example/1", "https://a.example/2"]

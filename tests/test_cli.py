@@ -15,14 +15,24 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from aggregator import store
+from aggregator import catalog, store
 from aggregator.cli import app
 from aggregator.db import make_engine
+from tests.conftest import REPO
 from tests.pipeline_pages import ARTICLE
 from tests.site import Site, serve
 
-BOILERPLATE = ("Laisser un commentaire", "Répondre", "Classé dans", "Partager", "Tweet",
-               "J’aime", "J'aime", "Articles similaires", "commentaire")
+BOILERPLATE = (
+    "Laisser un commentaire",
+    "Répondre",
+    "Classé dans",
+    "Partager",
+    "Tweet",
+    "J’aime",
+    "J'aime",
+    "Articles similaires",
+    "commentaire",
+)
 
 
 @pytest.fixture
@@ -49,7 +59,6 @@ def test_offline_sync_builds_the_community_manager_board(env: str) -> None:
     engine = make_engine(env)
     with Session(engine) as s:
         cards = store.board(s, "community-manager").cards
-    engine.dispose()
     assert len(cards) >= 8
     for card in cards:
         assert card.fetch_status == "ok", (card.url, card)
@@ -58,6 +67,10 @@ def test_offline_sync_builds_the_community_manager_board(env: str) -> None:
         for junk in BOILERPLATE:
             assert junk not in card.excerpt, (card.url, junk, card.excerpt)
     assert sum(1 for c in cards if c.author) >= len(cards) // 2
+    with Session(engine) as s:  # a replayed page keeps the date it was captured (WARC-Date)
+        view = store.article_view(s, cards[0].article_id)
+    files = catalog.load_dir(REPO / "collections")
+    assert view.fetched_at == catalog.captures_of(files)[view.url].captured_at
     assert sum(1 for c in cards if c.published) >= len(cards) // 2
 
 
@@ -91,8 +104,18 @@ def served(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "PERLES_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from aggregator.cli import main; main()", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            "from aggregator.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -102,7 +125,9 @@ def served(tmp_path: Path) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 if proc.poll() is not None:
-                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "") from None
+                    raise AssertionError(
+                        proc.stdout.read().decode() if proc.stdout else ""
+                    ) from None
                 time.sleep(0.1)
         yield base
     finally:

@@ -24,8 +24,9 @@ def fetcher(handler: Callable[[httpx.Request], httpx.Response], **overrides: obj
 
 def html(body: bytes, **headers: str) -> httpx.Response:
     # A stream, as a server's response is: the fetcher reads it raw (iter_raw), once.
-    return httpx.Response(200, headers={"Content-Type": "text/html", **headers},
-                          stream=httpx.ByteStream(body))
+    return httpx.Response(
+        200, headers={"Content-Type": "text/html", **headers}, stream=httpx.ByteStream(body)
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,8 +36,11 @@ def html(body: bytes, **headers: str) -> httpx.Response:
         (PAGE.encode(), "text/html; charset=utf-8", PAGE),
         (b"\xef\xbb\xbf" + PAGE.encode(), "text/html; charset=iso-8859-1", PAGE),  # BOM wins
         (PAGE.encode("utf-16-le"), "text/html; charset=utf-16le", PAGE),
-        (('<meta charset="windows-1252">' + PAGE).encode("cp1252"), "text/html",
-         '<meta charset="windows-1252">' + PAGE),
+        (
+            ('<meta charset="windows-1252">' + PAGE).encode("cp1252"),
+            "text/html",
+            '<meta charset="windows-1252">' + PAGE,
+        ),
         (PAGE.encode("cp1252"), "text/html", PAGE),  # no label, not UTF-8: windows-1252
     ],
 )
@@ -53,13 +57,18 @@ def test_dangerous_or_unknown_labels_are_never_used(label: str) -> None:
 
 
 def test_invalid_utf8_becomes_replacement_characters() -> None:
-    assert decode_body(b"<p>ok \xc3\x28 \xa0\xa1</p>", "text/html; charset=utf-8").count("\ufffd") >= 2
+    assert (
+        decode_body(b"<p>ok \xc3\x28 \xa0\xa1</p>", "text/html; charset=utf-8").count("\ufffd") >= 2
+    )
 
 
 @pytest.mark.parametrize(
     ("encoding", "compress"),
-    [("gzip", gzip.compress), ("deflate", zlib.compress),
-     ("deflate", lambda b: zlib.compress(b)[2:-4])],  # raw deflate, as some servers send
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),
+    ],  # raw deflate, as some servers send
 )
 def test_supported_encodings_decode(encoding: str, compress: Callable[[bytes], bytes]) -> None:
     with fetcher(lambda r: html(compress(PAGE.encode()), **{"Content-Encoding": encoding})) as f:
@@ -68,15 +77,19 @@ def test_supported_encodings_decode(encoding: str, compress: Callable[[bytes], b
 
 @pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip, deflate", "br", "zstd", "x-unknown"])
 def test_stacked_or_unknown_encodings_are_refused(encoding: str) -> None:
-    with fetcher(lambda r: html(b"x" * 100, **{"Content-Encoding": encoding})) as f, \
-            pytest.raises(BadContent, match="encoding"):
+    with (
+        fetcher(lambda r: html(b"x" * 100, **{"Content-Encoding": encoding})) as f,
+        pytest.raises(BadContent, match="encoding"),
+    ):
         f.fetch("https://example.org/")
 
 
 def test_a_gzip_bomb_stops_at_the_cap_without_inflating_it() -> None:
     bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=9)  # ~200 KiB on the wire
-    with fetcher(lambda r: html(bomb, **{"Content-Encoding": "gzip"})) as f, \
-            pytest.raises(TooLarge):
+    with (
+        fetcher(lambda r: html(bomb, **{"Content-Encoding": "gzip"})) as f,
+        pytest.raises(TooLarge),
+    ):
         f.fetch("https://example.org/")
 
 
@@ -105,20 +118,31 @@ def test_the_total_deadline_stops_a_trickle() -> None:
 
 
 def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
-    with fetcher(lambda r: html(b"x" * 10, **{"Content-Length": "999999999"}),
-                 max_body_bytes=1000) as f, pytest.raises(TooLarge):
+    with (
+        fetcher(
+            lambda r: html(b"x" * 10, **{"Content-Length": "999999999"}), max_body_bytes=1000
+        ) as f,
+        pytest.raises(TooLarge),
+    ):
         f.fetch("https://example.org/")
 
 
 @pytest.mark.parametrize(
     ("status", "content_type"),
-    [(204, "text/html"), (404, "text/html"), (500, "text/html"), (200, "application/pdf"),
-     (200, "image/png"), (200, "")],
+    [
+        (204, "text/html"),
+        (404, "text/html"),
+        (500, "text/html"),
+        (200, "application/pdf"),
+        (200, "image/png"),
+        (200, ""),
+    ],
 )
 def test_non_pages_are_refused(status: int, content_type: str) -> None:
     def handler(r: httpx.Request) -> httpx.Response:
-        return httpx.Response(status, headers={"Content-Type": content_type},
-                              stream=httpx.ByteStream(PAGE.encode()))
+        return httpx.Response(
+            status, headers={"Content-Type": content_type}, stream=httpx.ByteStream(PAGE.encode())
+        )
 
     with fetcher(handler) as f, pytest.raises(BadContent):
         f.fetch("https://example.org/")
@@ -139,8 +163,16 @@ def test_redirect_loops_stop_at_the_limit() -> None:
 
 @pytest.mark.parametrize(
     "location",
-    ["file:///etc/passwd", "gopher://example.org/", "javascript:alert(1)", "data:text/html,x",
-     "http://127.0.0.1/", "//169.254.169.254/latest", "http://[::1]/", "http://localhost/"],
+    [
+        "file:///etc/passwd",
+        "gopher://example.org/",
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "http://127.0.0.1/",
+        "//169.254.169.254/latest",
+        "http://[::1]/",
+        "http://localhost/",
+    ],
 )
 def test_redirects_to_refused_targets_never_reach_them(location: str) -> None:
     seen: list[str] = []
@@ -148,8 +180,9 @@ def test_redirects_to_refused_targets_never_reach_them(location: str) -> None:
     def handler(r: httpx.Request) -> httpx.Response:
         seen.append(r.url.host)
         bomb = httpx.ByteStream(gzip.compress(b"0" * 10**7))  # R26: a redirect body is never read
-        return httpx.Response(302, headers={"Location": location, "Content-Encoding": "gzip"},
-                              stream=bomb)
+        return httpx.Response(
+            302, headers={"Location": location, "Content-Encoding": "gzip"}, stream=bomb
+        )
 
     with fetcher(handler) as f, pytest.raises((Refused, FetchError)):
         f.fetch("https://example.org/")

@@ -18,8 +18,6 @@ from tests.pipeline_pages import ARTICLE
 from tests.site import Site, serve
 
 
-
-
 @pytest.fixture
 def site() -> Iterator[Site]:
     with serve(Site()) as s:
@@ -40,7 +38,9 @@ def cm(engine: Engine) -> str:
     return "cm"
 
 
-def test_add_puts_a_clean_card_on_the_board(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+def test_add_puts_a_clean_card_on_the_board(
+    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+) -> None:
     url = site.page("/2011/03/metier-cm", ARTICLE)
     outcome = pipeline.add(engine, fetcher, url, cm, note="Le meilleur portrait du métier.")
     assert outcome.ok, outcome.error
@@ -62,7 +62,9 @@ def test_add_puts_a_clean_card_on_the_board(engine: Engine, fetcher: Fetcher, si
     assert f'src="{site.base}/pixel.png"' in body  # relative URLs point at the article's site
 
 
-def test_redirect_is_followed_and_the_final_url_kept(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+def test_redirect_is_followed_and_the_final_url_kept(
+    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+) -> None:
     final = site.page("/final", ARTICLE)
     start = site.redirect("/old", "/final", status=301)
     outcome = pipeline.add(engine, fetcher, start, cm)
@@ -75,14 +77,27 @@ def test_redirect_is_followed_and_the_final_url_kept(engine: Engine, fetcher: Fe
 @pytest.mark.parametrize(
     ("path", "status", "content_type", "body", "code"),
     [
-        ("/gone", 404, "text/html", ARTICLE, "http_404"),  # SECURITY R24: an error page is not the article
+        (
+            "/gone",
+            404,
+            "text/html",
+            ARTICLE,
+            "http_404",
+        ),  # SECURITY R24: an error page is not the article
         ("/image", 200, "image/png", b"\x89PNG....", "not_html"),
         ("/shell", 200, "text/html", "<html><body><div id=app></div></body></html>", "no_content"),
     ],
 )
 def test_a_failed_url_is_recorded_with_its_reason(
-    engine: Engine, fetcher: Fetcher, site: Site, cm: str,
-    path: str, status: int, content_type: str, body: str | bytes, code: str,
+    engine: Engine,
+    fetcher: Fetcher,
+    site: Site,
+    cm: str,
+    path: str,
+    status: int,
+    content_type: str,
+    body: str | bytes,
+    code: str,
 ) -> None:
     url = site.page(path, body, content_type=content_type, status=status)
     outcome = pipeline.add(engine, fetcher, url, cm)
@@ -94,7 +109,9 @@ def test_a_failed_url_is_recorded_with_its_reason(
     assert article.last_error and article.last_error.startswith(code)
 
 
-def test_the_run_goes_on_after_a_failure(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+def test_the_run_goes_on_after_a_failure(
+    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+) -> None:
     bad = site.page("/bad", "nope", status=500)
     good = site.page("/good", ARTICLE)
     with Session(engine) as s:
@@ -104,10 +121,16 @@ def test_the_run_goes_on_after_a_failure(engine: Engine, fetcher: Fetcher, site:
     assert [o.ok for o in outcomes] == [False, True]
 
 
-def test_compressed_and_latin1_pages_are_decoded(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+def test_compressed_and_latin1_pages_are_decoded(
+    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+) -> None:
     latin = ARTICLE.replace('<meta charset="utf-8">', "").encode("cp1252")
-    url = site.page("/latin", gzip.compress(latin), content_type="text/html; charset=ISO-8859-1",
-                    headers=[("Content-Encoding", "gzip")])
+    url = site.page(
+        "/latin",
+        gzip.compress(latin),
+        content_type="text/html; charset=ISO-8859-1",
+        headers=[("Content-Encoding", "gzip")],
+    )
     assert pipeline.add(engine, fetcher, url, cm).ok
     with Session(engine) as s:
         assert store.board(s, cm).cards[0].title == "Le métier de CM"
@@ -120,7 +143,9 @@ def test_an_invalid_url_stores_nothing(engine: Engine, fetcher: Fetcher, cm: str
         assert s.exec(select(Article)).all() == []
 
 
-def test_loopback_is_refused_unless_allowed(engine: Engine, site: Site, cm: str, db_url: str) -> None:
+def test_loopback_is_refused_unless_allowed(
+    engine: Engine, site: Site, cm: str, db_url: str
+) -> None:
     url = site.page("/secret", ARTICLE)
     strict = Settings(database_url=db_url)  # no allow-list: 127.0.0.1 is not a public address
     with Fetcher(strict) as f:
@@ -129,15 +154,18 @@ def test_loopback_is_refused_unless_allowed(engine: Engine, site: Site, cm: str,
     assert site.hits.get("/secret", 0) == 0  # the canary: no request reached the server
 
 
-def test_a_redirect_to_a_private_address_is_refused(engine: Engine, fetcher: Fetcher, site: Site, cm: str) -> None:
+def test_a_redirect_to_a_private_address_is_refused(
+    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+) -> None:
     url = site.redirect("/hop", "http://10.0.0.1/admin")
     outcome = pipeline.add(engine, fetcher, url, cm)
     assert not outcome.ok and outcome.error and outcome.error.startswith("refused")
 
 
 def test_the_byte_cap_stops_big_pages(engine: Engine, site: Site, cm: str, db_url: str) -> None:
-    small = Settings(database_url=db_url, allow_private_hosts=frozenset({"127.0.0.1"}),
-                     max_body_bytes=10_000)
+    small = Settings(
+        database_url=db_url, allow_private_hosts=frozenset({"127.0.0.1"}), max_body_bytes=10_000
+    )
     bomb = gzip.compress(b"<html><body>" + b"<p>x</p>" * 2_000_000)
     url = site.page("/bomb", bomb, headers=[("Content-Encoding", "gzip")])
     with Fetcher(small) as f:

@@ -74,3 +74,46 @@ def test_migrations_match_the_models(engine) -> None:  # type: ignore[no-untyped
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+
+
+def test_a_failed_recheck_keeps_the_date_of_the_stored_copy(session: Session) -> None:
+    import datetime as dt
+
+    art = store.get_or_create_article(session, "https://example.org/copy")
+    captured = dt.datetime(2010, 1, 11, 8, 0, tzinfo=dt.UTC)
+    store.save_article(
+        session,
+        art,
+        store.ExtractedFields(
+            final_url=art.url,
+            title="T\x00itre",
+            author=None,
+            site_name=None,
+            published=None,
+            language="fr",
+            excerpt=None,
+            text="x",
+            content_html="<p>x</p>",
+            word_count=1,
+            http_status=200,
+            fetched_at=captured,
+        ),
+    )
+    store.record_failure(session, art, "timeout", None)
+    session.commit()
+    view = store.article_view(session, art.id or 0)
+    assert view.title == "Titre"  # NUL stripped: PostgreSQL and SQLite store the same text
+    assert view.fetched_at is not None and view.fetched_at.date() == captured.date()
+    assert view.checked_at is not None and view.checked_at > view.fetched_at
+
+
+def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aggregator.db import make_engine, migrate, session_scope
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    with session_scope(engine) as writer:  # holds the write lock (BEGIN IMMEDIATE)
+        store.upsert_collection(writer, "w", "W")
+        with Session(engine) as reader:
+            assert store.list_collections(reader) == []  # WAL: the reader sees the last commit
+    engine.dispose()

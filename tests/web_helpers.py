@@ -38,6 +38,7 @@ def add_article(
             "content_html": "<p>Le corps de l'article.</p>",
             "word_count": 690,
             "http_status": 200,
+            "fetched_at": dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
         }
         values.update(fields)
         store.save_article(session, article, store.ExtractedFields(**values))  # type: ignore[arg-type]

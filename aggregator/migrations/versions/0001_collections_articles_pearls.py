@@ -7,7 +7,6 @@ Create Date: 2026-11-21 17:28:51.332511
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 
@@ -36,6 +35,7 @@ def upgrade() -> None:
     sa.Column('fetch_status', sa.String(length=16), nullable=False),
     sa.Column('http_status', sa.Integer(), nullable=True),
     sa.Column('fetched_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
