@@ -241,3 +241,15 @@ def test_api_query_count_does_not_grow_with_pearls(client: TestClient, session: 
     with count_queries(engine) as listing:
         client.get("/api/collections")
     assert len(listing) <= 3, listing
+
+
+def test_head_answers_like_get_without_a_body(
+    client: TestClient, articles: dict[str, Article]
+) -> None:
+    for path in ("/", "/c/metier", f"/a/{articles['ok'].id}", "/api/collections/metier"):
+        get, head = client.get(path), client.head(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert head.headers["content-length"] == str(len(get.content))
+        assert "content-security-policy" in head.headers
+    assert client.head("/c/nope").status_code == 404

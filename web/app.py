@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from aggregator.db import make_engine
 from aggregator.settings import Settings
 from web import api, errors, pages
+from web.head import HeadAsGetMiddleware
 from web.security import SecurityHeadersMiddleware
 from web.templating import make_templates
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = make_templates()
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(api.router)
