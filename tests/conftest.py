@@ -12,12 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from aggregator.db import make_engine, migrate
+from aggregator.models import Article
 from aggregator.settings import Settings
+from tests.web_helpers import seed_board
+from web.app import create_app
 
 PG_URL = os.environ.get(
     "PERLES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -94,3 +98,16 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         collections_dir=REPO / "collections",
         allow_private_hosts=frozenset({"127.0.0.1"}),
     )
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """The web app over the test's database, lifespan included."""
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def articles(session: Session) -> dict[str, Article]:
+    """A nested board with an ok, a failed and a pending pearl (tests/web_helpers.py)."""
+    return seed_board(session)

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from aggregator import store
 from aggregator.models import Article
 from aggregator.settings import Settings
-from tests.web_helpers import add_article, count_queries, seed_board, seed_many
+from tests.web_helpers import add_article, count_queries, seed_many
 from web.app import create_app
 
 CARD_FIELDS = {
     "article_id", "position", "title", "url", "excerpt", "site_name", "author", "published",
     "language", "word_count", "note", "added_at", "fetch_status",
 }  # fmt: skip
-
-
-@pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-@pytest.fixture
-def articles(session: Session) -> dict[str, Article]:
-    return seed_board(session)
 
 
 def assert_error(r: Response, status: int, code: str | None = None) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import pytest
@@ -15,22 +14,9 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.models import Article, CollectionSummary
-from aggregator.settings import Settings
-from tests.web_helpers import add_article, count_queries, seed_board, seed_many
-from web.app import create_app
+from tests.web_helpers import add_article, count_queries, seed_many
 from web.pages import collection_tree
 from web.templating import TEMPLATES_DIR, date_fr, lang_tag, make_templates, safe_url
-
-
-@pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-@pytest.fixture
-def articles(session: Session) -> dict[str, Article]:
-    return seed_board(session)
 
 
 class Links(HTMLParser):
