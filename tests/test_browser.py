@@ -146,6 +146,13 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
             assert page.get_by_role("link", name="Outils").is_visible()
             assert problems == [], problems
 
+            # the API's documentation renders offline, from our own copy of Swagger UI
+            page.goto(f"{base_url}/docs")
+            page.locator(".swagger-ui .info .title").wait_for(timeout=15000)
+            assert "Perles" in page.locator(".swagger-ui .info .title").inner_text()
+            assert page.get_by_text("/api/collections/{slug}").first.is_visible()
+            assert problems == [], problems
+
             # an error page is styled and quiet too, apart from its own 404 status
             page.goto(f"{base_url}/c/nope")
             assert page.locator("h1").inner_text() == "Page introuvable"

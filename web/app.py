@@ -8,12 +8,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from aggregator.db import make_engine
 from aggregator.settings import Settings
 from web import api, errors, pages
 from web.head import HeadAsGetMiddleware
-from web.security import SecurityHeadersMiddleware
+from web.security import DOCS_ASSETS, SecurityHeadersMiddleware
 from web.templating import make_templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -40,7 +41,10 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             engine.dispose()
 
-    app = FastAPI(
+    # fastapi-offline serves Swagger UI's files from the package itself: /docs works offline.
+    app = FastAPIOffline(
+        docs_url="/docs",
+        static_url=DOCS_ASSETS,
         title="Perles",
         summary="Curated articles about community management, as a board and as JSON.",
         description=DESCRIPTION,

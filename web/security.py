@@ -1,8 +1,8 @@
 """Security headers on every response (SECURITY.md decision 9).
 
 Public pages need no script at all, so the policy forbids it. Swagger UI at /docs is the one
-exception: it is FastAPI's page, loaded from a CDN with an inline bootstrap script, and holds
-no user content, so it alone gets a policy that lets it run.
+exception: it is FastAPI's page, served from our own origin (fastapi-offline's copy of its
+files) with an inline bootstrap script, and holds no user content, so it alone may run script.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-DOCS_CDN = "https://cdn.jsdelivr.net"
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's JavaScript, CSS and icon
 DOCS_CSP = "; ".join(
     [
         "default-src 'self'",
-        f"script-src {DOCS_CDN} 'unsafe-inline'",
-        f"style-src {DOCS_CDN} 'unsafe-inline'",
-        "img-src 'self' https://fastapi.tiangolo.com data:",
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'none'",
