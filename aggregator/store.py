@@ -218,16 +218,23 @@ def board(session: Session, slug: str) -> Board:
 
 
 def _breadcrumbs(session: Session, collection: Collection) -> list[CollectionSummary]:
-    ids: list[int] = []
+    """The collection's ancestors, root first; a cycle or a chain deeper than MAX_DEPTH stops."""
+    slugs: list[str] = []
+    seen = {collection.id}
     parent_id = collection.parent_id
-    while parent_id is not None and parent_id not in ids and len(ids) < MAX_DEPTH:
-        ids.append(parent_id)
-        parent_id = session.exec(
-            select(Collection.parent_id).where(Collection.id == parent_id)
+    while parent_id is not None and parent_id not in seen and len(slugs) < MAX_DEPTH:
+        seen.add(parent_id)
+        row = session.exec(
+            select(Collection.slug, Collection.parent_id).where(Collection.id == parent_id)
         ).first()
-    by_slug = {s.slug: s for s in _summaries(session, col(Collection.id).in_(ids))} if ids else {}
-    slugs = [session.get(Collection, i).slug for i in ids]  # type: ignore[union-attr]
-    return [by_slug[s] for s in reversed(slugs)]
+        if row is None:
+            break
+        slugs.append(row[0])
+        parent_id = row[1]
+    if not slugs:
+        return []
+    by_slug = {s.slug: s for s in _summaries(session, col(Collection.slug).in_(slugs))}
+    return [by_slug[slug] for slug in reversed(slugs)]
 
 
 def _card(pearl: Pearl, article: Article) -> Card:

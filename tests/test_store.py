@@ -117,3 +117,13 @@ def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path) -> None:  # type: ignor
         with Session(engine) as reader:
             assert store.list_collections(reader) == []  # WAL: the reader sees the last commit
     engine.dispose()
+
+
+def test_a_parent_cycle_in_the_database_does_not_hang_the_board(session: Session) -> None:
+    a = store.upsert_collection(session, "a", "A")
+    store.upsert_collection(session, "b", "B", parent_slug="a")
+    a.parent_id = store.get_collection(session, "b").id  # a <-> b, as a bad manual edit would
+    session.add(a)
+    session.commit()
+    assert [c.slug for c in store.board(session, "a").breadcrumbs] == ["b"]
+    assert [c.slug for c in store.board(session, "b").breadcrumbs] == ["a"]

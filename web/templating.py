@@ -77,9 +77,7 @@ def date_fr(value: dt.date | dt.datetime | None) -> str:
     """A date the French way: "1er mars 2011", "3 mars 2011"; datetimes in Paris time."""
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
-            value = value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.datetime):  # aware UTC from both databases (models.UTCDateTime)
         value = value.astimezone(_paris()).date()
     day = "1er" if value.day == 1 else str(value.day)
     return f"{day} {MONTHS[value.month - 1]} {value.year}"
@@ -90,8 +88,6 @@ def iso_date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
-            value = value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC).replace(microsecond=0).isoformat()
     return value.isoformat()
 
