@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from sqlalchemy import Engine
 
 from aggregator import catalog, pipeline, store
@@ -59,31 +59,30 @@ def _fetch_all(
     replayed = [p for p in pending if captures is not None and p[1] in captures]
     fetched = [p for p in pending if p not in replayed] if live else []
     skipped = len(pending) - len(replayed) - len(fetched)
-    ok = failed = 0
+    batches: list[tuple[str, list[tuple[int, str]], Callable[[], Fetcher]]] = [
+        ("replaying captures", replayed, lambda: Fetcher(settings, captures, resolver=None)),
+        ("fetching", fetched, lambda: Fetcher(settings)),
+    ]
+    outcomes: list[pipeline.Outcome] = []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=out
     ) as bar:
-        for batch, fetcher in ((replayed, _replay(settings, captures)), (fetched, None)):
+        for label, batch, make_fetcher in batches:
             if not batch:
                 continue
-            task = bar.add_task("replaying captures" if fetcher else "fetching", total=len(batch))
-            with fetcher or Fetcher(settings) as f:
-                for outcome in pipeline.refresh(engine, f, batch):
-                    bar.advance(task)
-                    if outcome.ok:
-                        ok += 1
-                    else:
-                        failed += 1
-                        err.print(f"  failed {outcome.url}: {outcome.error}")
+            task = bar.add_task(label, total=len(batch))
+
+            def advance(url: str, outcome: pipeline.Outcome, task: TaskID = task) -> None:
+                bar.advance(task)  # as each page is done, not when the batch is
+                if not outcome.ok:
+                    err.print(f"  failed {url}: {outcome.error}")
+
+            with make_fetcher() as fetcher:  # built only for a batch that needs it, then closed
+                outcomes += pipeline.refresh(engine, fetcher, batch, on_progress=advance)
     if skipped:
         out.print(f"{skipped} page(s) not captured, left pending (run without --offline)")
-    return ok, failed
-
-
-def _replay(settings: Settings, captures: ReplayTransport | None) -> Fetcher | None:
-    if captures is None:
-        return None
-    return Fetcher(settings, transport=captures, resolver=None)
+    ok = sum(o.ok for o in outcomes)
+    return ok, len(outcomes) - ok
 
 
 def _sync(engine: Engine, settings: Settings, live: bool) -> tuple[int, int]:

@@ -171,3 +171,21 @@ def test_the_byte_cap_stops_big_pages(engine: Engine, site: Site, cm: str, db_ur
     with Fetcher(small) as f:
         outcome = pipeline.add(engine, f, url, cm)
     assert not outcome.ok and outcome.error and outcome.error.startswith("too_large")
+
+
+def test_progress_is_reported_as_each_page_is_stored(
+    engine: Engine, fetcher: Fetcher, site: Site
+) -> None:
+    urls = [site.page(f"/p{i}", ARTICLE) for i in range(3)]
+    with Session(engine) as s:
+        targets = [(store.get_or_create_article(s, u).id or 0, u) for u in urls]
+        s.commit()
+    stored_at_each_call: list[int] = []
+
+    def on_progress(url: str, outcome: pipeline.Outcome) -> None:
+        with Session(engine) as s:
+            done = s.exec(select(Article).where(Article.fetch_status == "ok")).all()
+        stored_at_each_call.append(len(done))
+
+    pipeline.refresh(engine, fetcher, targets, on_progress=on_progress)
+    assert stored_at_each_call == [1, 2, 3]
