@@ -97,10 +97,9 @@ class Article(SQLModel, table=True):
         default=FetchStatus.PENDING.value, sa_column=Column(String(16), nullable=False)
     )
     http_status: int | None = None
-    fetched_at: dt.datetime | None = Field(default=None, sa_column=_ts())  # of the stored copy
-    checked_at: dt.datetime | None = Field(
-        default=None, sa_column=_ts()
-    )  # last attempt, any result
+    # fetched_at: when the stored copy was captured; checked_at: the last attempt, any result.
+    fetched_at: dt.datetime | None = Field(default=None, sa_column=_ts())
+    checked_at: dt.datetime | None = Field(default=None, sa_column=_ts())
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 

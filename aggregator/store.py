@@ -99,7 +99,9 @@ class ExtractedFields:
 def save_article(session: Session, article: Article, fields: ExtractedFields) -> Article:
     """Store a successful fetch and extraction on `article`."""
     for name, value in vars(fields).items():
-        setattr(article, name, _storable(value, _LIMITS.get(name)))
+        setattr(
+            article, name, clean_text(value, _length(name)) if isinstance(value, str) else value
+        )
     article.sanitizer_version = SANITIZER_VERSION
     article.fetch_status = FetchStatus.OK.value
     article.checked_at = utcnow()
@@ -109,15 +111,20 @@ def save_article(session: Session, article: Article, fields: ExtractedFields) ->
     return article
 
 
-# Column sizes (models.py): longer values are cut, so PostgreSQL and SQLite store the same.
-_LIMITS = {"final_url": 2048, "title": 500, "author": 300, "site_name": 300, "language": 35}
+MAX_ERROR = 2000  # characters of a failure reason kept
 
 
-def _storable(value: object, limit: int | None) -> object:
-    """Text both databases accept: no NUL (PostgreSQL refuses it), no lone surrogate."""
-    if not isinstance(value, str):
-        return value
-    text = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+def _length(column: str) -> int | None:
+    """The declared length of an article column (models.py), None for unbounded text."""
+    table = Article.__table__  # type: ignore[attr-defined]  # SQLModel leaves it untyped
+    length: int | None = getattr(table.c[column].type, "length", None)
+    return length
+
+
+def clean_text(text: str, limit: int | None = None) -> str:
+    """Text both databases accept: no NUL (PostgreSQL refuses it), no lone surrogate, and no
+    longer than `limit`, so PostgreSQL and SQLite store the same."""
+    text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return text[:limit] if limit else text
 
 
@@ -127,7 +134,7 @@ def record_failure(
     """Record why `article` could not be fetched; earlier good content is kept."""
     if article.fetch_status != FetchStatus.OK.value:
         article.fetch_status = FetchStatus.FAILED.value
-    article.last_error = reason[:2000]
+    article.last_error = clean_text(reason, MAX_ERROR)
     article.http_status = http_status
     article.checked_at = utcnow()
     session.add(article)

@@ -127,3 +127,36 @@ def test_a_parent_cycle_in_the_database_does_not_hang_the_board(session: Session
     session.commit()
     assert [c.slug for c in store.board(session, "a").breadcrumbs] == ["b"]
     assert [c.slug for c in store.board(session, "b").breadcrumbs] == ["a"]
+
+
+def test_failure_reasons_and_long_fields_are_stored_alike_on_both_databases(
+    session: Session,
+) -> None:
+    import datetime as dt
+
+    art = store.get_or_create_article(session, "https://example.org/long")
+    store.record_failure(session, art, "network: bad\x00byte \ud800 " + "x" * 5000)
+    session.commit()
+    assert art.last_error is not None and "\x00" not in art.last_error
+    assert len(art.last_error) == store.MAX_ERROR
+    store.save_article(
+        session,
+        art,
+        store.ExtractedFields(
+            final_url=art.url,
+            title="T" * 900,
+            author="A" * 400,
+            site_name=None,
+            published=None,
+            language="fr",
+            excerpt=None,
+            text="x",
+            content_html="<p>x</p>",
+            word_count=1,
+            http_status=200,
+            fetched_at=dt.datetime.now(dt.UTC),
+        ),
+    )
+    session.commit()
+    view = store.article_view(session, art.id or 0)
+    assert (len(view.title), len(view.author or "")) == (500, 300)  # the declared column sizes
