@@ -145,8 +145,7 @@ def extract(html: str, url: str) -> Extracted:
 def _strip_boilerplate(root: HtmlElement) -> None:
     """Drop page furniture: by tag, by class/id token, and short blocks that read as furniture."""
     for el in list(root.iter(*_BOILERPLATE_TAGS)):
-        if el.get("type") != "application/ld+json":
-            _drop(el)
+        _drop(el)  # metadata (JSON-LD included) is read before this runs
     total = _paragraph_chars(root) or 1
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.tag in ("html", "body", "article", "main"):

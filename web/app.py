@@ -55,7 +55,6 @@ def create_app(settings: Settings) -> FastAPI:
         # emit no absolute URL taken from the request (SECURITY.md A17).
         redirect_slashes=False,
     )
-    app.state.settings = settings
     app.state.templates = make_templates()
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadAsGetMiddleware)

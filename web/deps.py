@@ -1,4 +1,4 @@
-"""Request dependencies: one database session per request, the settings, path parameters."""
+"""Request dependencies: one database session per request, the templates, path parameters."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
-
-from aggregator.settings import Settings
 
 # Article ids are PostgreSQL `integer` columns: anything past this would make the driver fail
 # with an overflow (a 500); validation answers 422 first (SECURITY.md A15).
@@ -22,18 +20,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def get_templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 
 ArticleId = Annotated[
