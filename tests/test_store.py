@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.errors import NotFound
+from tests.web_helpers import extracted_fields
 
 
 def test_article_in_two_collections_is_one_article_and_two_pearls(session: Session) -> None:
@@ -82,22 +83,7 @@ def test_a_failed_recheck_keeps_the_date_of_the_stored_copy(session: Session) ->
     art = store.get_or_create_article(session, "https://example.org/copy")
     captured = dt.datetime(2010, 1, 11, 8, 0, tzinfo=dt.UTC)
     store.save_article(
-        session,
-        art,
-        store.ExtractedFields(
-            final_url=art.url,
-            title="T\x00itre",
-            author=None,
-            site_name=None,
-            published=None,
-            language="fr",
-            excerpt=None,
-            text="x",
-            content_html="<p>x</p>",
-            word_count=1,
-            http_status=200,
-            fetched_at=captured,
-        ),
+        session, art, extracted_fields(art.url, title="T\x00itre", fetched_at=captured)
     )
     store.record_failure(session, art, "timeout", None)
     session.commit()
@@ -132,31 +118,12 @@ def test_a_parent_cycle_in_the_database_does_not_hang_the_board(session: Session
 def test_failure_reasons_and_long_fields_are_stored_alike_on_both_databases(
     session: Session,
 ) -> None:
-    import datetime as dt
-
     art = store.get_or_create_article(session, "https://example.org/long")
     store.record_failure(session, art, "network: bad\x00byte \ud800 " + "x" * 5000)
     session.commit()
     assert art.last_error is not None and "\x00" not in art.last_error
     assert len(art.last_error) == store.MAX_ERROR
-    store.save_article(
-        session,
-        art,
-        store.ExtractedFields(
-            final_url=art.url,
-            title="T" * 900,
-            author="A" * 400,
-            site_name=None,
-            published=None,
-            language="fr",
-            excerpt=None,
-            text="x",
-            content_html="<p>x</p>",
-            word_count=1,
-            http_status=200,
-            fetched_at=dt.datetime.now(dt.UTC),
-        ),
-    )
+    store.save_article(session, art, extracted_fields(art.url, title="T" * 900, author="A" * 400))
     session.commit()
     view = store.article_view(session, art.id or 0)
     assert (len(view.title), len(view.author or "")) == (500, 300)  # the declared column sizes

@@ -13,6 +13,26 @@ from aggregator import store
 from aggregator.models import Article, Collection
 
 
+def extracted_fields(url: str, **overrides: object) -> store.ExtractedFields:
+    """What a successful fetch of `url` would store: plausible values, any of them overridden."""
+    values: dict[str, object] = {
+        "final_url": url,
+        "title": "Un article",
+        "author": "Camille Martin",
+        "site_name": "Le Blog du CM",
+        "published": dt.date(2011, 3, 3),
+        "language": "fr",
+        "excerpt": "Un extrait qui donne envie de lire.",
+        "text": "Le texte.",
+        "content_html": "<p>Le corps de l'article.</p>",
+        "word_count": 690,
+        "http_status": 200,
+        "fetched_at": dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
+    }
+    values.update(overrides)
+    return store.ExtractedFields(**values)  # type: ignore[arg-type]
+
+
 def add_article(
     session: Session,
     collection: Collection,
@@ -26,22 +46,7 @@ def add_article(
     """An article placed in `collection`; fetched (ok), failed or left pending."""
     article = store.get_or_create_article(session, url)
     if status == "ok":
-        values: dict[str, object] = {
-            "final_url": url,
-            "title": title,
-            "author": "Camille Martin",
-            "site_name": "Le Blog du CM",
-            "published": dt.date(2011, 3, 3),
-            "language": "fr",
-            "excerpt": "Un extrait qui donne envie de lire.",
-            "text": "Le texte.",
-            "content_html": "<p>Le corps de l'article.</p>",
-            "word_count": 690,
-            "http_status": 200,
-            "fetched_at": dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
-        }
-        values.update(fields)
-        store.save_article(session, article, store.ExtractedFields(**values))  # type: ignore[arg-type]
+        store.save_article(session, article, extracted_fields(url, title=title, **fields))
     elif status == "failed":
         store.record_failure(session, article, "HTTP 404", 404)
     store.place_pearl(session, collection, article, note)
