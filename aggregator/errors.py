@@ -8,10 +8,14 @@ PerlesError
 │   ├── TooLarge        the body passed the byte cap
 │   └── BadContent      wrong content type, undecodable body, HTTP error status
 ├── ExtractionError     no readable article in the page
+│   └── NotAnArticle    read, but a home page, a login wall, an empty shell...; carries `kind`
 └── CatalogError        a collections/*.toml file is invalid
 """
 
 from __future__ import annotations
+
+from functools import partial
+from typing import Any, Literal, get_args
 
 
 class PerlesError(Exception):
@@ -55,6 +59,31 @@ class BadContent(FetchError):
 
 class ExtractionError(PerlesError):
     code = "no_content"
+
+
+# Why a page that was read is not an article; the board names each kind in French
+# (web/templating.py). "other" when none fits.
+NotArticleKind = Literal["home_page", "listing", "login_wall", "empty_shell", "other"]
+NOT_ARTICLE_KINDS: tuple[NotArticleKind, ...] = get_args(NotArticleKind)
+
+
+class NotAnArticle(ExtractionError):
+    """The page was fetched and read but is not an article (stored as status not_article).
+
+    The message starts with the kind, "login_wall: 12 words beside a password field", so the
+    reason recorded from `message` keeps it and the board can say it in its own words.
+    """
+
+    code = "not_article"
+
+    def __init__(self, detail: str, *, kind: NotArticleKind = "other") -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.detail, self.kind = detail, kind
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the detail when it crosses a process boundary (an extraction worker),
+        # not from the composed message, which would gain a second kind prefix.
+        return partial(type(self), kind=self.kind), (self.detail,)
 
 
 class CatalogError(PerlesError):

@@ -56,7 +56,8 @@ def _ts(nullable: bool = True) -> Column:  # type: ignore[type-arg]
 class FetchStatus(enum.StrEnum):
     PENDING = "pending"
     OK = "ok"
-    FAILED = "failed"
+    FAILED = "failed"  # the page could not be fetched or read (network, HTTP error, no text)
+    NOT_ARTICLE = "not_article"  # read, but a home page, a login wall... (errors.NotAnArticle)
 
 
 SANITIZER_VERSION = 1  # bump when sanitize.py's allow-list changes; stored rows get re-sanitised
@@ -93,6 +94,8 @@ class Article(SQLModel, table=True):
     content_html: str | None = Field(default=None, sa_column=Column(Text))
     sanitizer_version: int | None = None
     word_count: int | None = None
+    # The page's lead image (og:image), made absolute and checked (urls.clean_image_url).
+    image_url: str | None = Field(default=None, sa_column=Column(String(2048)))
     fetch_status: str = Field(
         default=FetchStatus.PENDING.value, sa_column=Column(String(16), nullable=False)
     )
@@ -152,9 +155,11 @@ class Card(_ReadModel):
     published: dt.date | None
     language: str | None
     word_count: int | None
+    image: str | None
     note: str
     added_at: dt.datetime
     fetch_status: str
+    last_error: str | None
 
 
 class Board(_ReadModel):
@@ -178,6 +183,7 @@ class ArticleView(_ReadModel):
     excerpt: str | None
     content_html: str | None
     word_count: int | None
+    image: str | None
     fetch_status: str
     http_status: int | None
     fetched_at: dt.datetime | None

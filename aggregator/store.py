@@ -24,6 +24,7 @@ from aggregator.models import (
     Pearl,
     utcnow,
 )
+from aggregator.urls import clean_image_url
 
 MAX_DEPTH = 32  # nesting deeper than this is treated as a cycle when walking parents
 
@@ -94,11 +95,15 @@ class ExtractedFields:
     word_count: int
     http_status: int | None
     fetched_at: dt.datetime  # when the page was captured (a replayed capture keeps its date)
+    # The page's og:image as found, untrusted: save_article cleans it (urls.clean_image_url).
+    image_url: str | None = None
 
 
 def save_article(session: Session, article: Article, fields: ExtractedFields) -> Article:
-    """Store a successful fetch and extraction on `article`."""
+    """Store a successful fetch and extraction on `article`; a bad image URL is dropped."""
     for name, value in vars(fields).items():
+        if name == "image_url":
+            value = clean_image_url(value, fields.final_url)
         setattr(
             article, name, clean_text(value, _length(name)) if isinstance(value, str) else value
         )
@@ -128,12 +133,22 @@ def clean_text(text: str, limit: int | None = None) -> str:
     return text[:limit] if limit else text
 
 
+FAILURES = (FetchStatus.FAILED, FetchStatus.NOT_ARTICLE)
+
+
 def record_failure(
-    session: Session, article: Article, reason: str, http_status: int | None = None
+    session: Session,
+    article: Article,
+    reason: str,
+    http_status: int | None = None,
+    status: FetchStatus = FetchStatus.FAILED,
 ) -> Article:
-    """Record why `article` could not be fetched; earlier good content is kept."""
+    """Record why `article` could not be fetched (FAILED) or is not an article (NOT_ARTICLE);
+    an article already stored keeps its good content and its "ok" status."""
+    if status not in FAILURES:
+        raise ValueError(f"{status!r} is not a failure status")
     if article.fetch_status != FetchStatus.OK.value:
-        article.fetch_status = FetchStatus.FAILED.value
+        article.fetch_status = FetchStatus(status).value
     article.last_error = clean_text(reason, MAX_ERROR)
     article.http_status = http_status
     article.checked_at = utcnow()
@@ -256,10 +271,22 @@ def _card(pearl: Pearl, article: Article) -> Card:
         published=article.published,
         language=article.language,
         word_count=article.word_count,
+        image=shown_image(article.image_url),
         note=pearl.note,
         added_at=pearl.added_at,
         fetch_status=article.fetch_status,
+        last_error=article.last_error,
     )
+
+
+def shown_image(image_url: str | None) -> str | None:
+    """The stored lead image if visitors may load it: https only.
+
+    The pages' CSP allows https: images and not http: ones, and an http image on an https
+    board is mixed content; rather than loosen the CSP, an http image is not shown (and not
+    in the JSON, which carries what the board shows). It stays stored for a later policy.
+    """
+    return image_url if image_url and image_url.startswith("https://") else None
 
 
 def article_view(session: Session, article_id: int) -> ArticleView:
@@ -280,6 +307,7 @@ def article_view(session: Session, article_id: int) -> ArticleView:
         excerpt=article.excerpt,
         content_html=article.content_html,
         word_count=article.word_count,
+        image=shown_image(article.image_url),
         fetch_status=article.fetch_status,
         http_status=article.http_status,
         fetched_at=article.fetched_at,
@@ -292,13 +320,20 @@ def article_view(session: Session, article_id: int) -> ArticleView:
 def articles_for_refresh(
     session: Session, slug: str | None = None, status: str | None = None
 ) -> Sequence[Article]:
-    """Articles to fetch again: all, those of one collection, and/or those in one status."""
+    """Articles to fetch again: all, those of one collection, and/or those in one status.
+
+    status="failed" (`perles refresh --failed`) also takes the not_article pages: a login wall
+    may lift, a home page may be replaced by the article, and a better extractor may find the
+    text; status="not_article" takes those alone.
+    """
     stmt = select(Article).order_by(col(Article.id))
     if slug is not None:
         collection = get_collection(session, slug)
         stmt = stmt.join(Pearl, col(Pearl.article_id) == Article.id).where(
             Pearl.collection_id == collection.id
         )
-    if status is not None:
+    if status == FetchStatus.FAILED:
+        stmt = stmt.where(col(Article.fetch_status).in_([s.value for s in FAILURES]))
+    elif status is not None:
         stmt = stmt.where(Article.fetch_status == status)
     return session.exec(stmt).all()

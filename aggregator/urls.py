@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import idna
 
@@ -93,6 +93,35 @@ def _ascii_host(host: str) -> str:
         return idna.encode(host, uts46=False).decode("ascii")
     except idna.IDNAError as exc:
         raise InvalidURL(f"invalid international host name: {exc}") from None
+
+
+def clean_image_url(raw: object, base: str) -> str | None:
+    """`raw` (an og:image value) made absolute against `base` if it passes the URL policy, else
+    None; never raises, never resolves DNS.
+
+    Visitors' browsers load the image, we never fetch it; the checks keep a page from aiming
+    them at anything but a public web host: http(s) only, no user name, default ports only,
+    a dotted public host name or a public address (what `normalize` and `check_target` apply
+    to article URLs), no control character or space. The host is stored in its checked
+    ASCII form, so the browser goes where the check looked; the fragment is dropped.
+    """
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_URL_LENGTH or _CONTROL.search(raw):
+        return None
+    try:
+        absolute = urljoin(base, raw)
+        checked = normalize(absolute)
+        check_target(checked, DEFAULT_PORTS.values(), allow=())
+        parts = urlsplit(absolute)
+    except (InvalidURL, Refused, ValueError):
+        return None
+    target = urlsplit(checked)
+    host = target.hostname or ""
+    if "." not in host and ":" not in host:  # "//intranet/x.png": a single-label, local name
+        return None
+    image = urlunsplit(
+        SplitResult(target.scheme, target.netloc, parts.path or "/", parts.query, "")
+    )
+    return image if len(image) <= MAX_URL_LENGTH else None
 
 
 def host_of(url: str) -> str:

@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.errors import NotFound
+from aggregator.models import FetchStatus
 from tests.web_helpers import extracted_fields
 
 
@@ -127,3 +128,133 @@ def test_failure_reasons_and_long_fields_are_stored_alike_on_both_databases(
     session.commit()
     view = store.article_view(session, art.id or 0)
     assert (len(view.title), len(view.author or "")) == (500, 300)  # the declared column sizes
+
+
+# --- lead image ------------------------------------------------------------------------------
+
+
+def test_lead_image_is_stored_absolute_and_shown_only_over_https(session: Session) -> None:
+    c = store.upsert_collection(session, "img", "Images")
+    page = "https://blog.example.org/2011/03/post.html"
+    https = store.get_or_create_article(session, page)
+    store.save_article(session, https, extracted_fields(page, image_url="../img/lead.jpg"))
+    plain = store.get_or_create_article(session, "https://old.example.net/post")
+    store.save_article(
+        session,
+        plain,
+        extracted_fields(plain.url, image_url="http://old.example.net/lead.jpg"),
+    )
+    none = store.get_or_create_article(session, "https://example.org/no-image")
+    store.save_article(session, none, extracted_fields(none.url))  # image_url defaults to None
+    for art in (https, plain, none):
+        store.place_pearl(session, c, art)
+    session.commit()
+    assert https.image_url == "https://blog.example.org/2011/img/lead.jpg"
+    assert plain.image_url == "http://old.example.net/lead.jpg"  # kept, but not shown
+    assert none.image_url is None
+    cards = store.board(session, "img").cards
+    assert [card.image for card in cards] == [https.image_url, None, None]
+    assert store.article_view(session, https.id or 0).image == https.image_url
+    assert store.article_view(session, plain.id or 0).image is None
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "javascript:alert(1)",
+        "data:image/svg+xml,<svg onload=alert(1)>",
+        "//evil/x.png",
+        "http://user@cdn.example.com/a.png",
+        "https://cdn.example.com/" + "a" * 10240,
+        "https://cdn.example.com/a.png\r\nX: y",
+        "http://127.0.0.1/",
+        "file:///etc/passwd",
+        "https://cdn.example.com/\x00\ud800.png",
+    ],
+)
+def test_a_hostile_lead_image_is_stored_as_none_not_an_error(
+    session: Session, hostile: str
+) -> None:
+    art = store.get_or_create_article(session, "https://example.org/h29")
+    store.save_article(session, art, extracted_fields(art.url, image_url=hostile))
+    session.commit()
+    assert art.fetch_status == "ok" and art.image_url is None
+    assert store.article_view(session, art.id or 0).image is None
+
+
+# --- not an article --------------------------------------------------------------------------
+
+
+def test_not_an_article_is_recorded_apart_from_failures(session: Session) -> None:
+    c = store.upsert_collection(session, "n", "N")
+    wall = store.get_or_create_article(session, "https://example.org/login")
+    store.record_failure(
+        session, wall, "login_wall: a password form", 200, status=FetchStatus.NOT_ARTICLE
+    )
+    gone = store.get_or_create_article(session, "https://example.org/gone")
+    store.record_failure(session, gone, "http_404: HTTP 404", 404)
+    store.place_pearl(session, c, wall, "Derrière un mur")
+    store.place_pearl(session, c, gone)
+    session.commit()
+    card, failed = store.board(session, "n").cards
+    assert (card.fetch_status, card.last_error, card.title) == (
+        "not_article",
+        "login_wall: a password form",
+        "https://example.org/login",
+    )
+    assert (card.note, card.excerpt, card.image) == ("Derrière un mur", None, None)
+    assert (failed.fetch_status, failed.last_error) == ("failed", "http_404: HTTP 404")
+    view = store.article_view(session, wall.id or 0)
+    assert (view.fetch_status, view.http_status, view.content_html) == ("not_article", 200, None)
+
+
+def test_not_an_article_keeps_an_earlier_good_copy_and_a_later_fetch_clears_it(
+    session: Session,
+) -> None:
+    art = store.get_or_create_article(session, "https://example.org/p")
+    store.record_failure(session, art, "home_page: links", status=FetchStatus.NOT_ARTICLE)
+    store.record_failure(session, art, "timeout: slow")  # the latest attempt wins while not ok
+    assert art.fetch_status == "failed"
+    store.record_failure(session, art, "home_page: links", status=FetchStatus.NOT_ARTICLE)
+    assert art.fetch_status == "not_article"
+    store.save_article(session, art, extracted_fields(art.url, title="Enfin"))
+    assert (art.fetch_status, art.last_error) == ("ok", None)
+    store.record_failure(session, art, "login_wall: now", status=FetchStatus.NOT_ARTICLE)
+    session.commit()
+    view = store.article_view(session, art.id or 0)
+    assert (view.fetch_status, view.title, view.last_error) == ("ok", "Enfin", "login_wall: now")
+
+
+@pytest.mark.parametrize("status", [FetchStatus.OK, FetchStatus.PENDING])
+def test_record_failure_refuses_a_success_status(session: Session, status: FetchStatus) -> None:
+    art = store.get_or_create_article(session, "https://example.org/p")
+    with pytest.raises(ValueError, match="not a failure"):
+        store.record_failure(session, art, "x", status=status)
+
+
+def test_refresh_failed_takes_failed_and_not_article_pages(session: Session) -> None:
+    a = store.upsert_collection(session, "a", "A")
+    b = store.upsert_collection(session, "b", "B")
+    arts = {
+        name: store.get_or_create_article(session, f"https://example.org/{name}")
+        for name in ("ok", "failed", "not_article", "pending", "other")
+    }
+    store.save_article(session, arts["ok"], extracted_fields(arts["ok"].url))
+    store.record_failure(session, arts["failed"], "network: reset")
+    store.record_failure(
+        session, arts["not_article"], "empty_shell: 3 words", status=FetchStatus.NOT_ARTICLE
+    )
+    store.record_failure(session, arts["other"], "home_page: x", status=FetchStatus.NOT_ARTICLE)
+    for name in ("ok", "failed", "not_article", "pending"):
+        store.place_pearl(session, a, arts[name])
+    store.place_pearl(session, b, arts["other"])
+    session.commit()
+
+    def urls(slug: str | None, status: str | None) -> list[str]:
+        return [x.url.rsplit("/", 1)[1] for x in store.articles_for_refresh(session, slug, status)]
+
+    assert urls(None, "failed") == ["failed", "not_article", "other"]
+    assert urls("a", "failed") == ["failed", "not_article"]
+    assert urls(None, "not_article") == ["not_article", "other"]
+    assert urls(None, "ok") == ["ok"]
+    assert urls("a", None) == ["ok", "failed", "not_article", "pending"]

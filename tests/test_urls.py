@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from aggregator.errors import InvalidURL, Refused
-from aggregator.urls import check_target, is_public, normalize
+from aggregator.urls import check_target, clean_image_url, is_public, normalize
 
 PORTS = {80, 443}
 
@@ -130,3 +130,82 @@ def test_the_allow_list_opens_only_what_it_names() -> None:
 @pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "8.8.8.8"])
 def test_public_addresses_pass(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
+
+
+# --- lead images (og:image): untrusted, loaded by visitors' browsers, never by us ------------
+
+BASE = "https://blog.example.org/2011/03/post.html"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://cdn.example.com/a.jpg", "https://cdn.example.com/a.jpg"),
+        ("http://cdn.example.com/a.jpg", "http://cdn.example.com/a.jpg"),  # stored; not shown
+        ("img/a.jpg", "https://blog.example.org/2011/03/img/a.jpg"),
+        ("../a.jpg?w=600&sig=A%2Bb", "https://blog.example.org/2011/a.jpg?w=600&sig=A%2Bb"),
+        ("/logo.png", "https://blog.example.org/logo.png"),
+        ("//cdn.example.com/a.jpg", "https://cdn.example.com/a.jpg"),  # takes the page's scheme
+        ("HTTPS://CDN.Example.COM:443/A.PNG#x", "https://cdn.example.com/A.PNG"),
+        ("https://аррӏе.com/x.png", "https://xn--80ak6aa92e.com/x.png"),  # the host checked
+        ("https://[2606:4700::1111]/x.png", "https://[2606:4700::1111]/x.png"),
+    ],
+)
+def test_image_urls_are_made_absolute(raw: str, expected: str) -> None:
+    assert clean_image_url(raw, BASE) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:image/svg+xml,<svg onload=alert(1)>",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+        "ftp://example.com/a.png",
+        "//evil/x.png",  # a single-label name: an intranet host, not the web
+        "http://user@cdn.example.com/a.png",
+        "https://good.example@evil.example/a.png",
+        "https://cdn.example.com/" + "a" * 10240,  # 10 KiB
+        "https://cdn.example.com/a.png\r\nSet-Cookie: x=1",
+        "https://cdn.example.com/a\n.png",
+        "https://cdn.example.com/a\x00.png",
+        " https://cdn.example.com/a.png",
+        "https://cdn.example.com/a b.png",
+        "java\tscript:alert(1)",
+        "http://127.0.0.1/",
+        "http://127.1/a.png",
+        "http://2130706433/a.png",
+        "http://[::1]/a.png",
+        "http://10.0.0.1/a.png",
+        "http://192.168.1.1/logout",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost/a.png",
+        "http://localhost./a.png",
+        "http://router.lan/a.png",
+        "http://printer.local/a.png",
+        "https://cdn.example.com:8080/a.png",  # default ports only
+        "https://cdn.example.com:99999/a.png",
+        "https://cdn.example.com\\@127.0.0.1/",
+        "https://ｅｘａｍｐｌｅ.com/a.png",
+        "",
+    ],
+)
+def test_hostile_image_urls_are_dropped(raw: str) -> None:
+    assert clean_image_url(raw, BASE) is None
+
+
+def test_image_url_of_a_non_string_or_without_a_usable_base_is_dropped() -> None:
+    assert clean_image_url(None, BASE) is None
+    assert clean_image_url(42, BASE) is None
+    assert clean_image_url(["https://cdn.example.com/a.png"], BASE) is None
+    assert clean_image_url("img/a.jpg", "") is None  # relative to nothing stays relative
+    assert clean_image_url("img/a.jpg", "http://10.0.0.1/post") is None  # resolves internal
+
+
+def test_an_image_url_that_grows_past_the_cap_when_resolved_is_dropped() -> None:
+    long_base = "https://blog.example.org/" + "d/" * 1000
+    assert clean_image_url("a.jpg", long_base) == long_base + "a.jpg"
+    assert clean_image_url("a" * 100 + ".jpg", long_base) is None

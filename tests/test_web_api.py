@@ -18,7 +18,7 @@ from web.app import create_app
 
 CARD_FIELDS = {
     "article_id", "position", "title", "url", "excerpt", "site_name", "author", "published",
-    "language", "word_count", "note", "added_at", "fetch_status",
+    "language", "word_count", "image", "note", "added_at", "fetch_status", "last_error",
 }  # fmt: skip
 
 

@@ -1,0 +1,111 @@
+"""Schema migrations on SQLite and PostgreSQL: a database made by an older revision, with rows,
+upgrades in place and keeps them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, inspect, text
+from sqlmodel import Session
+
+from aggregator import store
+from aggregator.db import WRITE, alembic_config, make_engine, migrate
+from tests.web_helpers import extracted_fields
+
+
+def to_revision(engine: Engine, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or downgrade) to `revision` the way db.migrate() does, on one connection."""
+    cfg = alembic_config(engine)
+    with engine.execution_options(**{WRITE: True}).begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def revision_of(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+
+
+@pytest.fixture
+def old_engine(db_url: str) -> Iterator[Engine]:
+    """A database at revision 0001 holding a collection, two articles and their pearls, written
+    with plain SQL as the 0001 code would have."""
+    engine = make_engine(db_url)
+    to_revision(engine, "0001")
+    now = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO collection (id, slug, title, description, position, created_at)"
+                " VALUES (1, 'metier', 'Le métier', '', 0, :now)"
+            ),
+            {"now": now},
+        )
+        for i, (status, title) in enumerate((("ok", "Un article"), ("failed", None)), start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO article (id, url, title, fetch_status, content_html, created_at)"
+                    " VALUES (:id, :url, :title, :status, :html, :now)"
+                ),
+                {
+                    "id": i,
+                    "url": f"https://example.org/{i}",
+                    "title": title,
+                    "status": status,
+                    "html": "<p>corps</p>" if status == "ok" else None,
+                    "now": now,
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO pearl (collection_id, article_id, position, note, added_at)"
+                    " VALUES (1, :id, :id, 'note', :now)"
+                ),
+                {"id": i, "now": now},
+            )
+    yield engine
+    engine.dispose()
+
+
+def test_0001_database_upgrades_to_0002_and_keeps_its_rows(old_engine: Engine) -> None:
+    assert "image_url" not in {c["name"] for c in inspect(old_engine).get_columns("article")}
+    migrate(old_engine)
+    assert revision_of(old_engine) == "0002"
+    assert "image_url" in {c["name"] for c in inspect(old_engine).get_columns("article")}
+    with Session(old_engine) as session:
+        cards = store.board(session, "metier").cards
+        assert [(c.title, c.fetch_status, c.image, c.note) for c in cards] == [
+            ("Un article", "ok", None, "note"),
+            ("https://example.org/2", "failed", None, "note"),
+        ]
+        assert store.article_view(session, 1).content_html == "<p>corps</p>"
+        # the new column and status are usable on the upgraded rows
+        art = store.get_or_create_article(session, "https://example.org/1")
+        store.save_article(
+            session, art, extracted_fields(art.url, image_url="https://cdn.example.org/a.png")
+        )
+        session.commit()
+        assert store.article_view(session, 1).image == "https://cdn.example.org/a.png"
+    migrate(old_engine)  # idempotent
+    assert revision_of(old_engine) == "0002"
+
+
+def test_0002_downgrades_to_0001_with_not_article_pages_as_failures(old_engine: Engine) -> None:
+    migrate(old_engine)
+    with old_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE article SET fetch_status = 'not_article', image_url = NULL,"
+                " last_error = 'login_wall: x' WHERE id = 2"
+            )
+        )
+    to_revision(old_engine, "0001", down=True)
+    assert "image_url" not in {c["name"] for c in inspect(old_engine).get_columns("article")}
+    with old_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, fetch_status, last_error FROM article ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [(1, "ok", None), (2, "failed", "login_wall: x")]
