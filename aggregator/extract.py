@@ -15,77 +15,52 @@ from dataclasses import dataclass
 import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
-from readability import Document
 
+from aggregator.boilerplate import BOILERPLATE_TEXT, strip_body, strip_page
 from aggregator.errors import ExtractionError
 from aggregator.language import choose_language
 from aggregator.metadata import read_metadata
+from aggregator.scorer import Unparseable, main_content
+from aggregator.verdict import PageSignals, Verdict, not_article
 
-MIN_TEXT_CHARS = 200  # below this the page is not an article (home pages, walls, empty shells)
 EXCERPT_CHARS = 300
 
-# Class and id tokens of containers that are never the article. A token is furniture if it
-# contains one of _FURNITURE_ANYWHERE or starts with one of _FURNITURE_PREFIX; WordPress's
-# post_class() tokens ("category-emploi", "tag-stage") sit on the article itself and match neither.
-_FURNITURE_ANYWHERE = re.compile(
-    r"share|sharing|social|related|similar|comment|respond|reply|cookie|consent|newsletter|"
-    r"subscribe|breadcrumb|sidebar|widget|blogroll|pagination|advert|promo|popup|banner|"
-    r"masthead|footer|jp-relatedposts|wpcnt|partage",
-    re.I,
-)
-_FURNITURE_PREFIX = re.compile(
-    r"(nav|menu|tags$|tag-links|cat-links|categories|post-?meta|entry-meta|entry-utility|"
-    r"author-?(box|bio|info)|about-author|archive|ads?($|[-_])|likes?($|[-_])|similaires|"
-    r"signup|modal|gdpr|rgpd|skip-link|screen-reader)",
-    re.I,
-)
-_LINK_LIST_MAX_CHARS = 300
-_LINK_DENSITY = 0.6
-_KEEP_SHARE = 0.4  # a "furniture" container holding this much of the page's text is the page
-_BOILERPLATE_TAGS = (
-    "nav",
-    "aside",
-    "footer",
-    "form",
-    "button",
-    "select",
-    "textarea",
-    "iframe",
-    "noscript",
-    "script",
-    "style",
-    "template",
-    "base",
-    "link",
-    "meta",
-    "svg",
-)
-# Short blocks that start like this are page furniture, in French and English.
-_BOILERPLATE_TEXT = re.compile(
-    r"^\s*(laisser un commentaire|laissez un commentaire|répondre|r[ée]ponse|\d+ (commentaires?|"
-    r"réponses?|comments?)|une réponse à|pas encore de commentaire|classé dans|publié dans|"
-    r"catégories?\s*:|étiquettes?\s*:|tags?\s*:|partager|partagez|share this|like this|"
-    r"j'aime|j’aime|articles? similaires|articles? liés|à lire aussi|lire aussi|vous aimerez|"
-    r"related posts?|you may also like|publicités?|advertisements?|tweet|ce site utilise|"
-    r"this site uses|nous utilisons des cookies|we use cookies|inscrivez-vous|abonnez-vous|"
-    r"subscribe|newsletter|%d blogueurs|posted in|filed under|leave a (reply|comment))",
-    re.I,
-)
-_BLOCKS = (
-    "p",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "blockquote",
-    "pre",
-    "td",
-    "dt",
-    "dd",
-    "figcaption",
+# Elements that start a new block of text; everything else flows inline within its block.
+_BLOCKS = frozenset(
+    [
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "pre",
+        "td",
+        "th",
+        "tr",
+        "dt",
+        "dd",
+        "dl",
+        "figcaption",
+        "figure",
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "table",
+        "ul",
+        "ol",
+        "br",
+        "hr",
+        "address",
+        "details",
+        "summary",
+        "caption",
+    ]
 )
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
@@ -105,10 +80,16 @@ class Extracted:
     content_html: str
     word_count: int
     image: str | None = None
+    not_article: Verdict | None = None  # why the page is not an article, if it is not
 
 
 def extract(html: str, url: str) -> Extracted:
-    """Extract the article in `html` fetched from `url`; ExtractionError if there is none."""
+    """Extract the article in `html` fetched from `url`, with a verdict on whether it is one.
+
+    ExtractionError only if the page cannot be parsed at all; a page that parses but is not an
+    article (a home page, a wall, an empty shell) comes back with `not_article` saying why, so
+    callers decide what to keep (the pipeline stores the reason, not the text).
+    """
     html = _XML_DECL.sub("", html.replace("\x00", ""), count=1)
     if not html.strip():
         raise ExtractionError("empty page")
@@ -117,17 +98,19 @@ def extract(html: str, url: str) -> Extracted:
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"unparseable page: {exc}") from None
     meta = read_metadata(html, tree, url)
+    signals = PageSignals.read(tree, url)
 
-    _strip_boilerplate(tree)
-    body_html = Document(tree, url=url).summary(html_partial=True)
+    strip_page(tree)
+    try:
+        body_html = main_content(tree)
+    except Unparseable as exc:
+        raise ExtractionError(f"unparseable page: {exc}") from None
     body = lxml.html.fragment_fromstring(body_html, create_parent="div")
-    _strip_boilerplate(body)
+    strip_body(body)
     _drop_title_heading(body, meta.title)
 
     blocks = _text_blocks(body)
     text = "\n\n".join(blocks)
-    if len(text) < MIN_TEXT_CHARS:
-        raise ExtractionError(f"no readable article ({len(text)} characters of text)")
     return Extracted(
         title=meta.title,
         byline=meta.byline,
@@ -139,50 +122,8 @@ def extract(html: str, url: str) -> Extracted:
         content_html=lxml.html.tostring(body, encoding="unicode"),
         word_count=len(text.split()),
         image=meta.image,
+        not_article=not_article(signals, text),
     )
-
-
-def _strip_boilerplate(root: HtmlElement) -> None:
-    """Drop page furniture: by tag, by class/id token, and short blocks that read as furniture."""
-    for el in list(root.iter(*_BOILERPLATE_TAGS)):
-        _drop(el)  # metadata (JSON-LD included) is read before this runs
-    total = _paragraph_chars(root) or 1
-    for el in list(root.iter()):
-        if not isinstance(el.tag, str) or el.tag in ("html", "body", "article", "main"):
-            continue
-        if _is_furniture(el) and _paragraph_chars(el) < _KEEP_SHARE * total:
-            _drop(el)
-    for el in list(root.iter("a")):
-        if {"tag", "category"} & set((el.get("rel") or "").lower().split()):
-            _drop(el)  # taxonomy links ("Classé dans Job, Web Stuff") are never the text
-    for el in list(root.iter("p", "div", "span", "li", "h2", "h3", "h4", "section", "ul", "a")):
-        text = " ".join(el.text_content().split())
-        if len(text) < 160 and _BOILERPLATE_TEXT.match(text):
-            _drop(el)
-    for el in list(root.iter("div", "ul", "ol", "section", "p", "dl")):
-        if _is_link_list(el):
-            _drop(el)
-
-
-def _is_link_list(el: HtmlElement) -> bool:
-    """A short block made mostly of links (menus, top bars, tag clouds): navigation, not text."""
-    text = " ".join(el.text_content().split())
-    if not text or len(text) > _LINK_LIST_MAX_CHARS:
-        return False
-    links = el.xpath(".//a")
-    if len(links) < 2:
-        return False
-    linked = sum(len(" ".join(a.text_content().split())) for a in links)
-    return linked / len(text) >= _LINK_DENSITY
-
-
-def _is_furniture(el: HtmlElement) -> bool:
-    tokens = f"{el.get('id', '')} {el.get('class', '')}".split()
-    return any(_FURNITURE_ANYWHERE.search(t) or _FURNITURE_PREFIX.match(t) for t in tokens)
-
-
-def _paragraph_chars(el: HtmlElement) -> int:
-    return sum(len(p.text_content()) for p in el.iter("p"))
 
 
 def _drop(el: HtmlElement) -> None:
@@ -200,16 +141,29 @@ def _drop_title_heading(body: HtmlElement, title: str | None) -> None:
 
 
 def _text_blocks(body: HtmlElement) -> list[str]:
+    """The body's text as blocks (paragraphs, items, headings), inline text kept in its block."""
     blocks: list[str] = []
-    for el in body.iter(*_BLOCKS):
-        if any(anc.tag in _BLOCKS for anc in el.iterancestors()):
-            continue  # its text is already in the enclosing block
-        text = " ".join(el.text_content().split())
+    line: list[str] = []
+
+    def flush() -> None:
+        text = " ".join("".join(line).split())
+        line.clear()
         if text:
             blocks.append(text)
-    if not blocks:  # a body of bare text in divs
-        text = " ".join(body.text_content().split())
-        blocks = [text] if text else []
+
+    for event, el in etree.iterwalk(body, events=("start", "end")):
+        block = isinstance(el.tag, str) and el.tag in _BLOCKS
+        if event == "start":
+            if block:
+                flush()
+            if isinstance(el.tag, str):
+                line.append(el.text or "")
+        else:
+            if block:
+                flush()
+            if el is not body:
+                line.append(el.tail or "")
+    flush()
     return blocks
 
 
@@ -219,7 +173,7 @@ def make_excerpt(description: str | None, blocks: list[str], title: str | None) 
     candidates = [description] if description else []
     candidates += [b for b in blocks if len(b) >= 80]
     for text in candidates:
-        if not text or text.casefold() == title_key or _BOILERPLATE_TEXT.match(text):
+        if not text or text.casefold() == title_key or BOILERPLATE_TEXT.match(text):
             continue
         if len(text) < 60:
             continue

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.db import session_scope
-from aggregator.errors import ExtractionError, FetchError
+from aggregator.errors import ExtractionError, FetchError, NotAnArticle
 from aggregator.extract import extract
 from aggregator.fetch import Fetcher
 from aggregator.models import Article, FetchStatus
@@ -42,6 +42,8 @@ def fetch_into(engine: Engine, fetcher: Fetcher, article_id: int, url: str) -> O
         page = fetcher.fetch(url)
         http_status = page.status
         found = extract(page.html, page.final_url)
+        if found.not_article:
+            raise found.not_article.error()
         fields = store.ExtractedFields(
             final_url=page.final_url,
             title=found.title or page.final_url,
@@ -53,14 +55,16 @@ def fetch_into(engine: Engine, fetcher: Fetcher, article_id: int, url: str) -> O
             text=found.text,
             content_html=sanitize(found.content_html, page.final_url),
             word_count=found.word_count,
+            image_url=found.image,
             http_status=http_status,
             fetched_at=page.fetched_at,
         )
     except (FetchError, ExtractionError) as exc:
         reason = f"{exc.code}: {exc.message}"
+        status = FetchStatus.NOT_ARTICLE if isinstance(exc, NotAnArticle) else FetchStatus.FAILED
         with session_scope(engine) as session:
             article = _article(session, article_id)
-            store.record_failure(session, article, reason, http_status)
+            store.record_failure(session, article, reason, http_status, status)
         return Outcome(url, article_id, ok=False, error=reason)
     with session_scope(engine) as session:
         article = _article(session, article_id)

@@ -131,18 +131,50 @@ def test_boilerplate_is_dropped_from_the_body() -> None:
     assert r.text.count("Paragraphe") == 5 and r.word_count > 100
 
 
-@pytest.mark.parametrize(
-    "html",
-    [
-        "",
-        "   ",
-        "<html><body><div id=app></div><script>render()</script></body></html>",
-        "<html><body><h1>Bienvenue</h1><p>Connectez-vous pour lire la suite.</p></body></html>",
-    ],
-)
-def test_not_an_article(html: str) -> None:
+@pytest.mark.parametrize("html", ["", "   "])
+def test_an_empty_document_is_an_error(html: str) -> None:
     with pytest.raises(ExtractionError):
         extract(html, "https://b.example/")
+
+
+TEASERS = "".join(
+    f"<article><h2><a href='/p{i}'>Billet {i}</a></h2><p>Le début du billet {i}, sur le "
+    f"métier de community manager, ses outils et ses journées.</p>"
+    f"<a href='/p{i}'>Lire la suite</a></article>"
+    for i in range(6)
+)
+
+
+@pytest.mark.parametrize(
+    ("html", "url", "kind"),
+    [
+        (
+            "<html><body><div id=app></div><script>render()</script></body></html>",
+            "https://b.example/app",
+            "empty_shell",
+        ),
+        (
+            "<html><body><h1>Bienvenue</h1><p>Connectez-vous pour lire la suite de cet "
+            "article.</p><form><input type=password></form></body></html>",
+            "https://b.example/2020/01/billet",
+            "login_wall",
+        ),
+        (f"<html><body>{TEASERS}</body></html>", "https://b.example/", "home_page"),
+        (f"<html><body>{TEASERS}</body></html>", "https://b.example/category/cm/", "listing"),
+        ("<html><body><p>Une ligne.</p></body></html>", "https://b.example/x", "other"),
+    ],
+)
+def test_not_an_article_says_why(html: str, url: str, kind: str) -> None:
+    verdict = extract(html, url).not_article
+    assert verdict is not None and verdict.kind == kind, verdict
+    error = verdict.error()
+    assert error.code == "not_article" and error.message.startswith(kind)
+
+
+def test_a_full_article_beside_a_login_box_is_an_article() -> None:
+    login = "<form class=login><input type=password> Connectez-vous pour lire vos favoris</form>"
+    r = extract(page(before=login), "https://b.example/2020/01/billet")
+    assert r.not_article is None
 
 
 def test_xml_declaration_and_nul_bytes_are_tolerated() -> None:

@@ -85,7 +85,7 @@ def test_redirect_is_followed_and_the_final_url_kept(
             "http_404",
         ),  # SECURITY R24: an error page is not the article
         ("/image", 200, "image/png", b"\x89PNG....", "not_html"),
-        ("/shell", 200, "text/html", "<html><body><div id=app></div></body></html>", "no_content"),
+        ("/shell", 200, "text/html", "<html><body><div id=app></div></body></html>", "not_article"),
     ],
 )
 def test_a_failed_url_is_recorded_with_its_reason(
@@ -105,7 +105,8 @@ def test_a_failed_url_is_recorded_with_its_reason(
     with Session(engine) as s:
         card = store.board(s, cm).cards[0]  # the pearl is kept: nothing the curator did is lost
         article = s.exec(select(Article)).one()
-    assert card.fetch_status == "failed" and card.title == url
+    assert card.fetch_status == ("not_article" if code == "not_article" else "failed")
+    assert card.title == url
     assert article.last_error and article.last_error.startswith(code)
 
 
