@@ -13,6 +13,7 @@ Two passes, because they can afford different risks:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from lxml import etree
 from lxml.html import HtmlElement
@@ -157,7 +158,12 @@ def _is_link_list(el: HtmlElement) -> bool:
 
 
 def _is_furniture(el: HtmlElement) -> bool:
-    tokens = f"{el.get('id', '')} {el.get('class', '')}".split()
+    return _furniture_names(f"{el.get('id', '')} {el.get('class', '')}")
+
+
+@lru_cache(maxsize=4096)  # pages repeat the same few class strings on hundreds of elements
+def _furniture_names(names: str) -> bool:
+    tokens = names.split()
     return any(
         (_FURNITURE_ANYWHERE.search(t) or _FURNITURE_PREFIX.match(t))
         and not _NOT_FURNITURE.match(t)

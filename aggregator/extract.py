@@ -102,10 +102,9 @@ def extract(html: str, url: str) -> Extracted:
 
     strip_page(tree)
     try:
-        body_html = main_content(tree)
+        body = main_content(tree)
     except Unparseable as exc:
         raise ExtractionError(f"unparseable page: {exc}") from None
-    body = lxml.html.fragment_fromstring(body_html, create_parent="div")
     strip_body(body)
     _drop_title_heading(body, meta.title)
 

@@ -62,6 +62,91 @@ STOPWORDS = {
         "your",
         "from",
     },
+    # Neighbours that share words with French ("la", "que", "de"): without them a Spanish or
+    # Italian page would be taken for French.
+    "es": set(
+        [
+            "el",
+            "los",
+            "las",
+            "del",
+            "por",
+            "con",
+            "una",
+            "para",
+            "como",
+            "pero",
+            "más",
+            "está",
+            "son",
+            "fue",
+            "este",
+            "esta",
+            "al",
+            "lo",
+        ]
+    ),
+    "it": set(
+        [
+            "il",
+            "di",
+            "che",
+            "è",
+            "per",
+            "non",
+            "una",
+            "sono",
+            "con",
+            "gli",
+            "della",
+            "anche",
+            "come",
+            "più",
+            "questo",
+            "nel",
+        ]
+    ),
+    "pt": set(
+        [
+            "o",
+            "os",
+            "da",
+            "do",
+            "das",
+            "dos",
+            "em",
+            "não",
+            "uma",
+            "para",
+            "com",
+            "por",
+            "mais",
+            "como",
+            "foi",
+            "são",
+            "ao",
+        ]
+    ),
+    "de": set(
+        [
+            "der",
+            "die",
+            "und",
+            "das",
+            "ist",
+            "nicht",
+            "ein",
+            "eine",
+            "zu",
+            "den",
+            "mit",
+            "sich",
+            "auf",
+            "für",
+            "dem",
+            "von",
+        ]
+    ),
 }
 MIN_WORDS = 40
 MARGIN = 2.0  # the winner needs twice the hits of the runner-up

@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
 from lxml.html import HtmlElement
 
 from aggregator.dates import date_from_url, parse_date
 
-_HEAD_END = re.compile(r"</head\s*>", re.I)
+# JSON-LD is often wrapped in <![CDATA[ ]]> or <!-- --> for old parsers.
+_LD_WRAPPER = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+_WORDS = re.compile(r"\w+")
+# What separates a title's segments once one segment is known: " | ", " - ", ": "...
+_LEADING_SEP = re.compile(r"^\s*(?:[|\-–—·»«:]+|::)\s+")
+_TRAILING_SEP = re.compile(r"(?:\s+[|\-–—·»«]+|::|:)\s*$")
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|»|«|·)\s+")
 _BYLINE_PREFIX = re.compile(
     r"^\s*(?:publié\s+(?:le\s+.+?\s+)?par|écrit\s+par|rédigé\s+par|article\s+rédigé\s+par|"
@@ -32,13 +36,12 @@ _IN_COMMENTS = (
     "contains(translate(@class, 'COMENT', 'coment'), 'comment')]"
 )
 _BYLINE_XPATH = (
-    "//*[@rel='author'] | //*[@itemprop='author'] | "
-    "//*[contains(concat(' ', normalize-space(@class), ' '), ' author ')] | "
-    "//*[contains(concat(' ', normalize-space(@class), ' '), ' byline ')] | "
-    "//*[contains(concat(' ', normalize-space(@class), ' '), ' fn ')] | "
-    "//*[contains(@class, 'author-name') or contains(@class, 'post-author')] | "
-    "//a[contains(@href, '/author/')]"
+    "//*[@rel='author'] | //*[contains(concat(' ', normalize-space(@itemprop), ' '), ' author ')]"
+    " | //*[contains(@class, 'byline') or contains(@class, 'author')]"
+    " | //a[contains(@href, '/author/')]"
 )
+# Author boxes and bios carry the name amid other words; the byline is read from elsewhere.
+_NOT_BYLINE_CLASS = re.compile(r"author-?(box|bio|info|text|desc|avatar|image|photo)|about", re.I)
 
 
 @dataclass(frozen=True)
@@ -53,39 +56,64 @@ class Metadata:
 
 
 def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
-    """Everything the page says about itself, best source first for each field."""
-    head = _head_tags(html)
+    """Everything the page says about itself, best source first for each field.
+
+    The order is Readability.js's: JSON-LD, then Dublin Core, OpenGraph, Twitter and Parse.ly
+    tags, then schema.org microdata and the visible markup, then the <title> and the URL.
+    """
+    head = _head_tags(tree)
     ld = list(_json_ld_objects(tree))
     article = next((o for o in ld if _is_article(o)), {})
     site_name = _first(
         head.get("og:site_name"),
-        _name(_first_value(ld, "publisher")),
+        _name(article.get("publisher")),
+        _name(next((o for o in ld if _is_kind(o, ("WebSite", "Organization"))), None)),
         head.get("application-name"),
         _site_from_title(head.get("<title>")),
     )
-    raw_title = _first(
+    tagged_title = _first(
+        _ld_title(article, clean_title(head.get("<title>"), site_name)),
+        head.get("dc:title"),
+        head.get("dc.title"),
+        head.get("dcterm:title"),
         head.get("og:title"),
-        _text(article.get("headline")),
         head.get("twitter:title"),
-        head.get("<title>"),
-        _xpath_text(tree, "//h1"),
+        head.get("parsely-title"),
+        _itemprop(tree, "headline"),
     )
+    if tagged_title:
+        title = clean_title(tagged_title, site_name, _headings(tree), guess_suffix=False)
+    else:
+        title = clean_title(
+            head.get("<title>") or _xpath_text(tree, "//h1"), site_name, _headings(tree)
+        )
     return Metadata(
-        title=clean_title(raw_title, site_name, _headings(tree)),
+        title=title,
         byline=_first(
             _name(article.get("author")),
+            head.get("dc:creator"),
+            head.get("dc.creator"),
+            head.get("dcterm:creator"),
             head.get("author"),
+            head.get("parsely-author"),
             _not_url(head.get("article:author")),
+            _not_url(head.get("og:article:author")),
+            _itemprop(tree, "author"),
             _markup_byline(tree),
         ),
         site_name=site_name or _host(url),
         published=_first_date(
             head.get("article:published_time"),
             _text(article.get("datePublished")),
-            head.get("date"),
+            head.get("parsely-pub-date"),
+            head.get("dc:date"),
             head.get("dc.date"),
             head.get("dcterms.created"),
+            head.get("dcterms.date"),
+            head.get("date"),
             head.get("pubdate"),
+            head.get("publishdate"),
+            _itemprop(tree, "datePublished"),
             _xpath_attr(tree, "//time/@datetime"),
             _xpath_text(tree, "//time | //*[contains(@class, 'date')] | //*[@class='published']"),
         )
@@ -94,34 +122,86 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
         description=_first(
             head.get("og:description"), head.get("description"), head.get("twitter:description")
         ),
-        image=_first(head.get("og:image"), head.get("twitter:image")),
+        image=_first(
+            head.get("og:image"),
+            head.get("og:image:url"),
+            head.get("twitter:image"),
+            head.get("twitter:image:src"),
+            _image(article.get("image")),
+            _xpath_attr(tree, "//link[@rel='image_src']/@href"),
+            _itemprop(tree, "image"),
+        ),
     )
 
 
-def _head_tags(html: str) -> dict[str, str]:
-    """meta name/property -> content (first wins), plus the <title> under the key "<title>"."""
-    end = _HEAD_END.search(html, 0, 512 * 1024)
-    soup = BeautifulSoup(html[: end.end()] if end else html[:65536], "lxml")
+def _head_tags(tree: HtmlElement) -> dict[str, str]:
+    """meta name/property -> content (first wins), plus the <title> under the key "<title>".
+
+    A property may list several names ("dc:description og:description"), as Readability.js
+    allows. Read from the tree the extractor already parsed: the page is parsed once.
+    """
     tags: dict[str, str] = {}
-    for meta in soup.find_all("meta"):
-        key = (
-            meta.get("property")
-            or meta.get("name")
-            or meta.get("http-equiv")
-            or meta.get("itemprop")
-        )
-        content = meta.get("content")
-        if isinstance(key, str) and isinstance(content, str) and content.strip():
-            tags.setdefault(key.strip().lower(), " ".join(content.split()))
-    if soup.title and soup.title.string:
-        tags["<title>"] = " ".join(soup.title.string.split())
+    for meta in tree.iter("meta"):
+        keys = meta.get("property") or meta.get("name") or meta.get("http-equiv") or ""
+        content = " ".join((meta.get("content") or "").split())
+        if not content:
+            continue
+        for key in keys.lower().split():
+            tags.setdefault(key, content)
+    title = tree.find(".//title")
+    if title is not None:
+        text = " ".join(title.text_content().split())
+        if text:
+            tags["<title>"] = text
     return tags
+
+
+def _ld_title(article: dict[str, Any], page_title: str | None) -> str | None:
+    """JSON-LD's headline or name. When they differ, Readability.js's rule: the name, unless
+    only the headline resembles the page's <title> (Wikipedia's headline is a description)."""
+    headline, name = _text(article.get("headline")), _text(article.get("name"))
+    if not (headline and name) or headline == name or not page_title:
+        return headline or name
+    if _similarity(headline, page_title) > 0.75 >= _similarity(name, page_title):
+        return headline
+    return name
+
+
+def _similarity(text: str, reference: str) -> float:
+    """1 minus the share of `reference`'s words (by length) that are not in `text`."""
+    mine = set(_WORDS.findall(text.casefold()))
+    theirs = _WORDS.findall(reference.casefold())
+    missing = " ".join(w for w in theirs if w not in mine)
+    return 1 - len(missing) / max(len(" ".join(theirs)), 1)
+
+
+def _itemprop(tree: HtmlElement, prop: str) -> str | None:
+    """A schema.org microdata property: its content/datetime/src, or its name, or its text."""
+    for node in tree.xpath(f"//*[@itemprop='{prop}']")[:3]:
+        value = node.get("content") or node.get("datetime") or node.get("src") or node.get("href")
+        if value and prop != "author":
+            return " ".join(value.split())
+        named = node.xpath(".//*[@itemprop='name']")
+        text = (named[0].get("content") or named[0].text_content()) if named else None
+        text = " ".join((text or node.get("content") or node.text_content()).split())
+        if text and len(text) <= 200:
+            return _BYLINE_PREFIX.sub("", text) if prop == "author" else text
+    return None
+
+
+def _image(value: Any) -> str | None:
+    """A JSON-LD image: a URL, an ImageObject, or a list of either."""
+    if isinstance(value, list):
+        return _image(value[0]) if value else None
+    if isinstance(value, dict):
+        return _text(value.get("url")) or _text(value.get("contentUrl"))
+    return _text(value)
 
 
 def _json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:
-            data = json.loads(script.text or "")
+            data = json.loads(_LD_WRAPPER.sub("", script.text or ""))
         except ValueError:
             continue
         stack = data if isinstance(data, list) else [data]
@@ -135,11 +215,13 @@ def _json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
 
 
 def _is_article(obj: dict[str, Any]) -> bool:
+    return _is_kind(obj, ("Article", "BlogPosting", "Report", "NewsArticle", "Posting"))
+
+
+def _is_kind(obj: dict[str, Any], names: tuple[str, ...]) -> bool:
     kinds = obj.get("@type")
     kinds = kinds if isinstance(kinds, list) else [kinds]
-    return any(
-        isinstance(k, str) and ("Article" in k or k in ("BlogPosting", "Report")) for k in kinds
-    )
+    return any(isinstance(k, str) and any(n in k for n in names) for k in kinds)
 
 
 def _first_value(objs: list[dict[str, Any]], key: str) -> Any:
@@ -191,8 +273,8 @@ def _headings(tree: HtmlElement) -> tuple[str, ...]:
 
 def _markup_byline(tree: HtmlElement) -> str | None:
     """A visible byline ("Publié le 3 mars 2011 par Anne", rel=author, class=author)."""
-    for node in tree.xpath(_BYLINE_XPATH)[:20]:
-        if node.xpath(_IN_COMMENTS):
+    for node in tree.xpath(_BYLINE_XPATH)[:30]:
+        if node.xpath(_IN_COMMENTS) or _NOT_BYLINE_CLASS.search(node.get("class") or ""):
             continue  # a commenter is not the author
         text = " ".join(node.text_content().split())
         name = _BYLINE_PREFIX.sub("", text).strip(" ,.:|")
@@ -202,30 +284,39 @@ def _markup_byline(tree: HtmlElement) -> str | None:
 
 
 def clean_title(
-    title: str | None, site_name: str | None, headings: tuple[str, ...] = ()
+    title: str | None,
+    site_name: str | None,
+    headings: tuple[str, ...] = (),
+    *,
+    guess_suffix: bool = True,
 ) -> str | None:
     """The title without the site's name around it ("Post | Blog", "Blog: Post", "Post « Blog").
 
-    In order: segments equal to the site name go; a heading of the page that the title
-    contains wins; then, as readability does, the last segment goes if 3+ words remain.
+    In order: a first or last segment equal to the site name goes; a heading of the page that
+    the title starts or ends with, the rest being another segment, wins; then, for a <title>
+    (`guess_suffix`), the last segment goes if 3+ words remain, as readability does.
     """
     if not title:
         return None
-    title = title[:500]
+    title = " ".join(title[:500].split())
+    seps = list(_TITLE_SEPARATORS.finditer(title))
     site = (site_name or "").casefold()
-    parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) > 1 and site in (parts[0].casefold(), parts[-1].casefold()):
-        kept = [p for p in parts if p.casefold() != site]
-        return " - ".join(kept) if kept else title
+    if site and seps and title[seps[-1].end() :].casefold() == site:
+        return title[: seps[-1].start()]
+    if site and seps and title[: seps[0].start()].casefold() == site:
+        return title[seps[0].end() :]
     key = title.casefold()
-    contained = [
-        h for h in headings if h.casefold() != site and len(h.split()) >= 2 and h.casefold() in key
-    ]
-    if contained:  # the blog's own name is often a heading too: the longest is the post's
-        return max(contained, key=len)
-    if len(parts) == 1:
+    for heading in sorted(headings, key=len, reverse=True):
+        h = heading.casefold()
+        if h in (site, key) or len(heading.split()) < 2:
+            continue
+        if (key.startswith(h) and _LEADING_SEP.match(title[len(h) :])) or (
+            key.endswith(h) and _TRAILING_SEP.search(title[: len(title) - len(h)])
+        ):
+            return heading  # "Post | Blog" where the page's own heading says "Post"
+    if not guess_suffix or not seps:
         return title
-    head = " - ".join(parts[:-1])
+    head = title[: seps[-1].start()]
     return head if len(head.split()) >= 3 else title
 
 

@@ -13,6 +13,7 @@ import copy
 import re
 from typing import Any
 
+import lxml.html
 from lxml.html import HtmlElement
 from readability import Document
 from readability.readability import REGEXES, Unparseable
@@ -125,10 +126,18 @@ class _Scorer(Document):  # type: ignore[misc]  # readability-lxml ships no type
             candidates[elem]["content_score"] *= 1 - self.get_link_density(elem)
         return candidates
 
-    def sanitize(self, node: HtmlElement, candidates: Any, keep_all_images: bool = False) -> str:
-        import lxml.html
+    def get_link_density(self, elem: HtmlElement) -> float:
+        """As readability computes it, with whitespace collapsed by str.split, not by three
+        regular expressions per call (the same lengths: each run of spaces counts as one)."""
+        total = _text_length(elem)
+        return sum(_text_length(a) for a in elem.iter("a")) / max(total, 1)
 
-        return lxml.html.tostring(node, encoding="unicode")
+    def sanitize(self, node: HtmlElement, candidates: Any, keep_all_images: bool = False) -> str:
+        """Keep the chosen article as it is: readability-lxml's own conditional cleaning drops
+        link-rich lists and captions that are part of posts; boilerplate.strip_body, run on the
+        result, removes furniture instead. The string is only for summary()'s length check."""
+        self.article = node
+        return str(lxml.html.tostring(node, encoding="unicode"))
 
 
 def _better_ancestor(best: dict[str, Any], candidates: dict[HtmlElement, Any]) -> HtmlElement:
@@ -176,6 +185,14 @@ def _link_share(elem: HtmlElement, length: int) -> float:
     return linked / max(length, 1)
 
 
-def main_content(tree: HtmlElement) -> str:
-    """The HTML of the element readability scores as the article, with its related siblings."""
-    return str(_Scorer(tree).summary(html_partial=True))
+def main_content(tree: HtmlElement) -> HtmlElement:
+    """The element readability scores as the article, with its related siblings, in a copy of
+    `tree` (which is left as it was)."""
+    scorer = _Scorer(tree)
+    scorer.summary(html_partial=True)
+    article: HtmlElement = scorer.article
+    return article
+
+
+def _text_length(elem: HtmlElement) -> int:
+    return len(" ".join(elem.text_content().split()))
