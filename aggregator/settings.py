@@ -35,5 +35,9 @@ class Settings(BaseSettings):
     # production; tests put their own 127.0.0.1 servers here ("127.0.0.1", "127.0.0.0/8").
     allow_private_hosts: frozenset[str] = frozenset()
 
+    # Extraction runs in a worker process, killed past the timeout (aggregator/isolation.py).
+    extract_timeout: float = 20.0
+    extract_memory_mb: int = 1024  # the worker's address-space cap (Linux); 0 for none
+
     host: str = "127.0.0.1"
     port: int = 8000
