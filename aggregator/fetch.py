@@ -20,6 +20,7 @@ from types import TracebackType
 from urllib.parse import urljoin
 
 import httpx
+from bs4.dammit import EncodingDetector
 
 from aggregator.errors import BadContent, FetchError, InvalidURL, Refused, TooLarge
 from aggregator.settings import Settings
@@ -252,7 +253,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
 
 
@@ -280,8 +280,8 @@ def decode_body(body: bytes, content_type: str | None) -> str:
     header = _HEADER_CHARSET.search(content_type or "")
     name = codec_for(header.group(1) if header else None)
     if name is None:
-        meta = _META_CHARSET.search(body[:4096])
-        name = codec_for(meta.group(1).decode("ascii", "replace") if meta else None)
+        # BeautifulSoup's prescan reads <meta charset> and <meta http-equiv content=...>.
+        name = codec_for(EncodingDetector.find_declared_encoding(body[:4096], is_html=True))
         if name in ("utf-16-le", "utf-16-be"):
             name = "utf-8"  # a <meta> readable as ASCII cannot be UTF-16 (WHATWG rule)
     if name is None:

@@ -1,8 +1,8 @@
-"""Article metadata from every place a page states it: <meta>, OpenGraph, Twitter cards,
-JSON-LD (including @graph), <time datetime>, bylines in the markup and the URL's date path.
+"""Article metadata from every place a page states it: <meta> (Dublin Core, Parse.ly),
+OpenGraph, Twitter cards, JSON-LD (including @graph), schema.org microdata, <time datetime>,
+bylines in the markup and the URL's date path.
 
-BeautifulSoup reads the <head> (small, so cheap to parse); the body-level clues (JSON-LD,
-bylines, <time>) come from the lxml tree the extractor already built, so the body is parsed once.
+Everything is read from the lxml tree the extractor already built: the page is parsed once.
 """
 
 from __future__ import annotations
