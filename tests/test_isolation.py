@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from aggregator.errors import ExtractionError
+from aggregator.errors import ExtractionError, NotAnArticle
 from aggregator.isolation import (
     MAX_HTML_CHARS,
     CleanArticle,
@@ -64,6 +64,8 @@ def misbehave(html: str, url: str) -> CleanArticle:
         return misbehave(html, url)
     elif command == "refuse":
         raise Refusal("not for us")
+    elif command == "wall":
+        raise NotAnArticle("12 words beside a password field", kind="login_wall")
     elif command == "late":  # answers for another page, after a while
         time.sleep(1.5)
         return clean_article(ARTICLE.replace("Le métier de CM", "Une autre page"), url)
@@ -140,6 +142,22 @@ def test_an_extraction_error_in_the_child_keeps_its_class_code_and_message(
     with pytest.raises(Refusal) as caught:
         worker.run("refuse:", URL)
     assert (caught.value.code, caught.value.message) == ("refusal", "not for us")
+
+
+def test_not_an_article_keeps_its_kind_across_the_process_boundary(
+    worker: ExtractionWorker,
+) -> None:  # the pipeline stores status not_article by isinstance
+    with pytest.raises(NotAnArticle) as caught:
+        worker.run("wall:", URL)
+    assert (caught.value.kind, caught.value.code) == ("login_wall", "not_article")
+    assert caught.value.message == "login_wall: 12 words beside a password field"
+
+
+def test_a_not_article_verdict_comes_back_on_the_result(worker: ExtractionWorker) -> None:
+    home = "<html><body>" + "<div><a href='/a'>Un lien</a></div>" * 3 + "</body></html>"
+    in_process = clean_article(home, URL)
+    assert in_process.not_article is not None
+    assert worker.run(home, URL) == in_process
 
 
 def test_settings_configure_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
