@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.db import make_engine, migrate
+from aggregator.models import FetchStatus
 from aggregator.settings import Settings
 from tests.conftest import skip_or_fail
 from tests.web_helpers import add_article
@@ -34,6 +37,30 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOT = Path("/tmp/perles-board.png")
+READER_SCREENSHOT = Path("/tmp/perles-reader.png")
+# Lead images live on another https host; Playwright answers for it (page.route), so nothing
+# leaves the machine and the CSP is exercised on a real cross-origin https image.
+IMAGES = "https://images.example.org"
+
+
+def png(width: int, height: int) -> bytes:
+    """A small gradient PNG, made here (no image library, no file)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(
+        b"\x00" + bytes(c for x in range(width) for c in (40 + x % 180, 110, 115 + y % 120))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -54,6 +81,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             title="La fiche métier du Community Manager",
             note="Le meilleur point de départ.",
             content_html="<h2>Missions</h2><p>Animer une communauté, c'est d'abord écouter.</p>",
+            image_url=f"{IMAGES}/fiche-metier.png",
         )
         add_article(
             session,
@@ -67,6 +95,18 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             excerpt="A day in the life, from moderation to reporting.",
         )
         add_article(session, root, "https://gone.example.net/404", status="failed")
+        wall = store.get_or_create_article(session, "https://www.reseau.example/pulse/cm")
+        store.record_failure(
+            session, wall, "not_article: login_wall: x", 200, status=FetchStatus.NOT_ARTICLE
+        )
+        store.place_pearl(session, root, wall, "Le texte est derrière la connexion.")
+        add_article(  # an http lead image: stored, never shown (nor requested)
+            session,
+            root,
+            "https://old.example.net/veille",
+            title="Faire sa veille sans s'y noyer",
+            image_url="http://old.example.net/veille.jpg",
+        )
         add_article(
             session,
             root,
@@ -106,10 +146,20 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
+    outside: list[str] = []  # every request that is not to our server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            image = png(240, 126)
+            page.route(
+                f"{IMAGES}/**",
+                lambda route: route.fulfill(status=200, content_type="image/png", body=image),
+            )
+            page.on(
+                "request",
+                lambda req: None if req.url.startswith(base_url) else outside.append(req.url),
+            )
             page.on(
                 "console",
                 lambda msg: (
@@ -121,18 +171,42 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
             page.on(
                 "requestfailed",
-                lambda req: problems.append(f"request failed: {req.url} {req.failure}"),
+                lambda req: (
+                    None
+                    # chromium asks for the favicon after the load event; going on to the next
+                    # page at once cancels it (ERR_ABORTED): not a failure of ours
+                    if req.url.endswith("/favicon.svg") and req.failure == "net::ERR_ABORTED"
+                    else problems.append(f"request failed: {req.url} {req.failure}")
+                ),
             )
 
             page.goto(f"{base_url}/c/metier")
             cards = page.locator("li.card")
-            assert cards.count() == 4
-            for i in range(4):
+            assert cards.count() == 6
+            for i in range(6):
                 assert cards.nth(i).is_visible()
             # the stylesheet applied (a CSP block on it would leave the list unstyled)
             assert page.locator("ol.cards").evaluate("e => getComputedStyle(e).display") == "grid"
             assert page.locator(".card__note").first.is_visible()
             assert page.locator(".card--unavailable").get_by_text("page indisponible").is_visible()
+            # one thumbnail, loaded, in its small box beside the title
+            thumb = page.locator("img.card__thumb")
+            assert thumb.count() == 1
+            thumb.evaluate("i => i.decode()")  # waits until the image has loaded
+            assert thumb.evaluate("i => i.naturalWidth") == 240
+            assert thumb.bounding_box() == {**thumb.bounding_box(), "width": 72, "height": 72}
+            title = cards.first.locator(".card__title").bounding_box()
+            assert title is not None and title["x"] < thumb.bounding_box()["x"]  # type: ignore[index]
+            # a card without an image: the title takes the whole width of the card's head
+            plain = cards.nth(1).locator(".card__head")
+            assert (
+                plain.locator(".card__title").bounding_box()["width"]
+                == plain.bounding_box()["width"]
+            )  # type: ignore[index]
+            wall = page.locator(".card--not-article")
+            assert wall.get_by_text("Pas un article").is_visible()
+            assert wall.get_by_text("se connecter ou de s'abonner").is_visible()
+            assert wall.get_by_text("Le texte est derrière la connexion.").is_visible()
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             page.get_by_role("link", name="La fiche métier du Community Manager").click()
@@ -141,6 +215,19 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
             assert page.locator(".prose").get_attribute("lang") == "fr"
             assert page.locator(".prose h2").inner_text() == "Missions"
             assert page.get_by_role("link", name="Le métier de CM").first.is_visible()
+            lead = page.locator(".reader__lead img")
+            lead.evaluate("i => i.decode()")
+            assert lead.is_visible() and lead.evaluate("i => i.naturalWidth") == 240
+            lead_box, prose_box = lead.bounding_box(), page.locator(".prose").bounding_box()
+            assert lead_box and prose_box and lead_box["y"] < prose_box["y"]
+            page.screenshot(path=str(READER_SCREENSHOT), full_page=True)
+
+            page.goto(f"{base_url}/c/metier")
+            page.get_by_role("link", name="https://www.reseau.example/pulse/cm").click()
+            page.wait_for_url("**/a/*")
+            assert page.get_by_text("Ce lien ne mène pas à un article.").is_visible()
+            assert page.get_by_role("link", name="Voir la page originale").first.is_visible()
+            assert page.locator(".prose").count() == 0
 
             page.goto(f"{base_url}/")
             assert page.get_by_role("link", name="Outils").is_visible()
@@ -160,3 +247,5 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
         finally:
             browser.close()
     assert problems == [], problems
+    # the https lead image only: never the http one, never anything else from outside
+    assert sorted(set(outside)) == [f"{IMAGES}/fiche-metier.png"], outside

@@ -243,3 +243,56 @@ def test_head_answers_like_get_without_a_body(
         assert head.headers["content-length"] == str(len(get.content))
         assert "content-security-policy" in head.headers
     assert client.head("/c/nope").status_code == 404
+
+
+# --- lead image and "not an article" ---------------------------------------------------------
+
+
+def test_cards_and_articles_carry_the_lead_image_and_the_not_article_reason(
+    client: TestClient, session: Session
+) -> None:
+    c = store.upsert_collection(session, "mix", "Mix")
+    pictured = add_article(
+        session, c, "https://blog.example.org/a", image_url="/img/lead.png?v=2#top"
+    )
+    plain = add_article(session, c, "https://old.example.net/b", image_url="http://cdn.example/b")
+    wall = add_article(
+        session,
+        c,
+        "https://example.org/login",
+        status="not_article",
+        reason="not_article: login_wall: a password form, 12 words",
+        note="Réservé aux abonnés.",
+    )
+    session.commit()
+    cards = client.get("/api/collections/mix").json()["cards"]
+    assert [(x["image"], x["fetch_status"], x["last_error"]) for x in cards] == [
+        ("https://blog.example.org/img/lead.png?v=2", "ok", None),
+        (None, "ok", None),  # stored, but an http image is not shown, on the board or here
+        (None, "not_article", "not_article: login_wall: a password form, 12 words"),
+    ]
+    assert (cards[2]["title"], cards[2]["excerpt"], cards[2]["note"]) == (
+        "https://example.org/login",
+        None,
+        "Réservé aux abonnés.",
+    )
+    assert client.get(f"/api/articles/{pictured.id}").json()["image"] == cards[0]["image"]
+    assert client.get(f"/api/articles/{plain.id}").json()["image"] is None
+    data = client.get(f"/api/articles/{wall.id}").json()
+    assert (data["fetch_status"], data["content_html"], data["http_status"]) == (
+        "not_article",
+        None,
+        200,
+    )
+    assert data["last_error"].endswith("login_wall: a password form, 12 words")
+
+
+def test_openapi_documents_the_statuses_the_reason_and_the_image(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    board = spec["paths"]["/api/collections/{slug}"]["get"]["description"]
+    for word in ("`not_article`", "`last_error`", "`image`", "`login_wall`", "https"):
+        assert word in board, word
+    article = spec["paths"]["/api/articles/{article_id}"]["get"]["description"]
+    assert "`not_article`" in article and "`last_error`" in article
+    schema = spec["components"]["schemas"]["ArticleView"]["properties"]
+    assert {"image", "fetch_status", "last_error"} <= set(schema)

@@ -356,3 +356,199 @@ def test_board_query_count_does_not_grow_with_pearls(client: TestClient, session
         counts[slug] = len(statements)
     assert counts["dix"] == counts["cent"], counts
     assert counts["dix"] <= 12, counts
+
+
+# --- lead images -----------------------------------------------------------------------------
+
+IMAGE = "https://cdn.example.org/lead.jpg?w=600&h=315"
+
+
+def card_of(html: str, article: Article) -> str:
+    return html.split(f'id="perle-{article.id}"')[1].split('id="perle-')[0]
+
+
+def images(html: str) -> list[dict[str, str | None]]:
+    return [a for t, a in parse(html).tags if t == "img"]
+
+
+@pytest.fixture
+def pictured(session: Session) -> dict[str, Article]:
+    """A board with a pearl whose page has an https lead image, one with an http image and one
+    without any."""
+    c = store.upsert_collection(session, "images", "Images")
+    arts = {
+        "https": add_article(session, c, "https://blog.example.org/a", image_url=IMAGE),
+        "http": add_article(
+            session, c, "https://old.example.net/b", image_url="http://old.example.net/b.jpg"
+        ),
+        "none": add_article(session, c, "https://example.org/c"),
+    }
+    session.commit()
+    return arts
+
+
+def test_card_shows_an_https_lead_image_as_a_small_lazy_thumbnail(
+    client: TestClient, pictured: dict[str, Article]
+) -> None:
+    html = client.get("/c/images").text
+    [img] = images(card_of(html, pictured["https"]))
+    assert img == {
+        "class": "card__thumb",
+        "src": IMAGE,  # the & is escaped in the HTML and parsed back
+        "alt": "",
+        "width": "72",
+        "height": "72",
+        "loading": "lazy",
+        "decoding": "async",
+        "referrerpolicy": "no-referrer",
+    }
+    assert "w=600&amp;h=315" in html
+    # no image, or an http one (blocked by the CSP, mixed content on https): no <img> at all
+    assert images(card_of(html, pictured["http"])) == []
+    assert images(card_of(html, pictured["none"])) == []
+    assert len(images(html)) == 1
+
+
+def test_reader_shows_the_lead_image_above_the_copy(
+    client: TestClient, pictured: dict[str, Article]
+) -> None:
+    html = client.get(f"/a/{pictured['https'].id}").text
+    [img] = images(html)
+    assert (img["src"], img["alt"], img["referrerpolicy"]) == (IMAGE, "", "no-referrer")
+    assert img["width"] == "1200" and img["height"] == "630" and "loading" not in img
+    assert html.index('class="reader__lead"') < html.index('class="prose"')
+    for kind in ("http", "none"):
+        assert images(client.get(f"/a/{pictured[kind].id}").text) == []
+
+
+def test_reader_does_not_repeat_a_lead_image_the_copy_opens_with(
+    client: TestClient, session: Session
+) -> None:
+    c = store.upsert_collection(session, "dup", "Dup")
+    body = '<figure><img src="https://cdn.example.org/lead.jpg?w=600&amp;h=315"></figure><p>x</p>'
+    art = add_article(session, c, "https://blog.example.org/d", image_url=IMAGE, content_html=body)
+    session.commit()
+    html = client.get(f"/a/{art.id}").text
+    assert 'class="reader__lead"' not in html
+    assert [i["src"] for i in images(html)] == [IMAGE]  # only the copy's own figure
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:image/svg+xml,<svg onload=alert(1)>",
+        "java\tscript:alert(1)",
+        '" onerror="alert(1)',
+        "//evil.example/x.png",
+        "http://old.example.net/b.jpg",
+    ],
+)
+def test_a_bad_image_in_the_database_is_never_rendered(
+    client: TestClient, session: Session, stored: str
+) -> None:
+    # save_article would have dropped these (urls.clean_image_url); written directly here, as an
+    # older version or a manual edit could have, the pages still refuse them (SECURITY H29).
+    c = store.upsert_collection(session, "h29img", "H29")
+    art = add_article(session, c, "https://blog.example.org/h29")
+    art.image_url = stored
+    session.add(art)
+    session.commit()
+    for page in ("/c/h29img", f"/a/{art.id}"):
+        html = client.get(page).text
+        assert images(html) == [], page
+        assert "onerror" not in html and "javascript" not in html.lower()
+    assert client.get(f"/api/articles/{art.id}").json()["image"] is None
+
+
+def test_the_csp_allows_https_images_but_not_http_ones(client: TestClient) -> None:
+    csp = client.get("/").headers["content-security-policy"]
+    img_src = next(d for d in csp.split("; ") if d.startswith("img-src"))
+    assert img_src.split() == ["img-src", "'self'", "https:", "data:"]
+    assert "http:" not in img_src.split()
+
+
+# --- not an article --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def walled(session: Session) -> Article:
+    c = store.upsert_collection(session, "murs", "Murs")
+    add_article(session, c, "https://blog.example.org/ok", title="Un vrai article")
+    art = add_article(
+        session,
+        c,
+        "https://www.linkedin.example/pulse/cm",
+        status="not_article",
+        note="Le texte est derrière la connexion.",
+    )
+    session.commit()
+    return art
+
+
+def test_a_not_article_card_shows_the_pearl_and_the_reason(
+    client: TestClient, walled: Article
+) -> None:
+    html = client.get("/c/murs").text
+    card = card_of(html, walled)
+    assert "card--not-article" in html.split(f'id="perle-{walled.id}"')[0][-80:]
+    assert 'class="badge badge--notice">Pas un article<' in card
+    assert '<span class="card__site">www.linkedin.example</span>' in card
+    assert ">https://www.linkedin.example/pulse/cm</a>" in card
+    assert "La page demande de se connecter ou de s&#39;abonner pour être lue." in card
+    assert "password" not in card  # the stored detail is for the API, the board says it in French
+    assert "Le texte est derrière la connexion." in card
+    assert "card__excerpt" not in card and images(card) == []
+    links = {u: a for u, a in parse(card).urls}
+    assert links["https://www.linkedin.example/pulse/cm"]["rel"] == "noopener noreferrer nofollow"
+    assert "Voir la page" in card and "Source originale" not in card
+    assert "page indisponible" not in card
+
+
+def test_reader_of_a_not_article_says_so_and_links_to_the_page(
+    client: TestClient, walled: Article
+) -> None:
+    html = client.get(f"/a/{walled.id}").text
+    assert "Pas un article" in html and "Ce lien ne mène pas à un article." in html
+    assert "se connecter ou de s&#39;abonner" in html
+    assert 'class="prose"' not in html and "Copie du" not in html
+    assert "page indisponible" not in html and "pas pu être récupérée" not in html
+    originals = [u for u, a in parse(html).urls if a.get("class") == "source-link"]
+    assert originals == ["https://www.linkedin.example/pulse/cm"] * 2
+    assert "Voir la page originale" in html and "Lire l&#39;article original" not in html
+
+
+@pytest.mark.parametrize(
+    ("reason", "sentence"),
+    [
+        ("not_article: home_page: 80% of the text is links", "C'est la page d'accueil d'un site."),
+        ("listing: tag page", "C'est une liste de liens"),
+        ("empty_shell: 3 words", "La page ne contient pas de texte à lire."),
+        ("not_article: other: nothing fits", "Aucun texte d'article"),
+        ("something new: <script>alert(1)</script>", "Aucun texte d'article"),
+    ],
+)
+def test_every_not_article_kind_has_a_french_sentence(
+    client: TestClient, session: Session, reason: str, sentence: str
+) -> None:
+    c = store.upsert_collection(session, "kinds", "Kinds")
+    art = add_article(session, c, "https://example.org/k", status="not_article", reason=reason)
+    session.commit()
+    for page in ("/c/kinds", f"/a/{art.id}"):
+        html = client.get(page).text.replace("&#39;", "'")
+        assert sentence in html, page
+        assert "<script>alert" not in html
+
+
+def test_not_article_sentences_cover_every_kind() -> None:
+    from aggregator.errors import NOT_ARTICLE_KINDS, NotAnArticle
+    from web.templating import NOT_ARTICLE_REASONS, not_article_reason
+
+    assert set(NOT_ARTICLE_REASONS) == set(NOT_ARTICLE_KINDS)
+    for kind in NOT_ARTICLE_KINDS:
+        exc = NotAnArticle("detail", kind=kind)
+        # as the pipeline records it ("<code>: <message>") and as the message alone
+        assert not_article_reason(f"{exc.code}: {exc.message}") == NOT_ARTICLE_REASONS[kind]
+        assert not_article_reason(exc.message) == NOT_ARTICLE_REASONS[kind]
+    assert not_article_reason(None) == NOT_ARTICLE_REASONS["other"]

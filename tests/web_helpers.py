@@ -10,7 +10,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.models import Article, Collection
+from aggregator.models import Article, Collection, FetchStatus
 
 
 def extracted_fields(url: str, **overrides: object) -> store.ExtractedFields:
@@ -43,12 +43,15 @@ def add_article(
     status: str = "ok",
     **fields: object,
 ) -> Article:
-    """An article placed in `collection`; fetched (ok), failed or left pending."""
+    """An article placed in `collection`; fetched (ok), failed, not an article or pending."""
     article = store.get_or_create_article(session, url)
     if status == "ok":
         store.save_article(session, article, extracted_fields(url, title=title, **fields))
     elif status == "failed":
         store.record_failure(session, article, "HTTP 404", 404)
+    elif status == "not_article":
+        reason = str(fields.get("reason", "not_article: login_wall: a password form, 12 words"))
+        store.record_failure(session, article, reason, 200, status=FetchStatus.NOT_ARTICLE)
     store.place_pearl(session, collection, article, note)
     return article
 

@@ -46,9 +46,13 @@ def get_board(slug: Slug, session: SessionDep) -> Board:
     """One collection as a board: its cards in curated order, sub-collections and breadcrumbs.
 
     Each card is an article as the visitor sees it plus the curator's `note`.
-    `fetch_status` is `ok`, `pending` or `failed`; when the page could not be fetched the
-    `title` is the article's URL. `breadcrumbs` run from the top-level collection down to the
-    parent of this one.
+    `fetch_status` is `ok`, `pending`, `failed` (the page could not be fetched or read) or
+    `not_article` (it was read but is a home page, a list of links, a login wall or an empty
+    page); unless it is `ok` the `title` is the article's URL. `last_error` says why the last
+    fetch did not succeed: `"<kind>: <detail>"` for `not_article`, kind being `home_page`,
+    `listing`, `login_wall`, `empty_shell` or `other`. `image` is the page's lead image
+    (og:image), an absolute https URL, or null (none, or one served over plain http).
+    `breadcrumbs` run from the top-level collection down to the parent of this one.
     """
     return store.board(session, slug)
 
@@ -59,6 +63,8 @@ def get_article(article_id: ArticleId, session: SessionDep) -> ArticleView:
 
     `content_html` is the cleaned copy of the page (allow-listed tags and attributes only,
     relative links made absolute), or null when the page could not be read. `url` is the
-    link as curated, `final_url` where it led after redirects.
+    link as curated, `final_url` where it led after redirects. `fetch_status`, `last_error`
+    and `image` mean what they mean on a board's cards: a `not_article` page has no copy, and
+    `last_error` gives the reason.
     """
     return store.article_view(session, article_id)

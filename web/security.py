@@ -13,7 +13,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSP = "; ".join(
     [
         "default-src 'self'",
-        # Article copies keep their https images; data: for small inline ones.
+        # Article copies keep their https images; data: for small inline ones. Lead images
+        # are https only too: http ones are not shown (store.shown_image) rather than allowed
+        # here, which would bring mixed content to an https board.
         "img-src 'self' https: data:",
         "style-src 'self'",
         "script-src 'none'",

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from aggregator.errors import NOT_ARTICLE_KINDS
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 MONTHS = (
@@ -24,6 +26,14 @@ LANGUAGE_NAMES = {
     "zh": "chinois", "ru": "russe", "pl": "polonais", "sv": "suédois", "da": "danois",
 }  # fmt: skip
 WORDS_PER_MINUTE = 230
+# Why a page is not an article (errors.NotAnArticle kinds), in the board's words.
+NOT_ARTICLE_REASONS = {
+    "home_page": "C'est la page d'accueil d'un site.",
+    "listing": "C'est une liste de liens (rubrique, étiquette ou recherche).",
+    "login_wall": "La page demande de se connecter ou de s'abonner pour être lue.",
+    "empty_shell": "La page ne contient pas de texte à lire.",
+    "other": "Aucun texte d'article n'a été trouvé sur la page.",
+}
 
 # A BCP 47 tag as found in <html lang>: primary subtag, then optional subtags.
 _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
@@ -43,6 +53,27 @@ def safe_url(value: object) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return value
+
+
+def image_src(value: object) -> str | None:
+    """`value` if a visitor's browser may load it as an image here: https only (the CSP allows
+    https: images; an http one would be blocked, or mixed content on an https board)."""
+    url = safe_url(value)
+    return url if url is not None and url[:8].lower() == "https://" else None
+
+
+def host(value: object) -> str:
+    """The host of a URL, as stored (IDN hosts in their punycode form, SECURITY U30)."""
+    url = safe_url(value)
+    return (urlsplit(url).hostname or "") if url else ""
+
+
+def not_article_reason(last_error: object) -> str:
+    """The board's sentence for a stored not_article reason ("login_wall: ..." or, as the
+    pipeline writes it, "not_article: login_wall: ..."); a general one for an unknown kind."""
+    tokens = str(last_error or "").split(":", 2)[:2]
+    kind = next((t.strip() for t in tokens if t.strip() in NOT_ARTICLE_KINDS), "other")
+    return NOT_ARTICLE_REASONS[kind]
 
 
 def lang_tag(value: object) -> str | None:
@@ -123,6 +154,9 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters.update(
         safe_url=safe_url,
+        image_src=image_src,
+        host=host,
+        not_article_reason=not_article_reason,
         lang_tag=lang_tag,
         lang_label=lang_label,
         lang_name=lang_name,
