@@ -62,6 +62,8 @@ _BLOCKS = frozenset(
         "caption",
     ]
 )
+_WORD = re.compile(r"\w+")
+_SUMMARY_MIN_WORDS = 8
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 
@@ -167,17 +169,29 @@ def _text_blocks(body: HtmlElement) -> list[str]:
 
 
 def make_excerpt(description: str | None, blocks: list[str], title: str | None) -> str | None:
-    """A board excerpt: the page's own summary if it is one, else its first real paragraph."""
+    """A board excerpt: the page's own summary if it is one, else its first real
+    paragraph; at most three sentences and EXCERPT_CHARS characters."""
     title_key = (title or "").casefold()
-    candidates = [description] if description else []
+    candidates = []
+    if description and _summarises(description):
+        candidates.append(description)
     candidates += [b for b in blocks if len(b) >= 80]
     for text in candidates:
-        if not text or text.casefold() == title_key or BOILERPLATE_TEXT.match(text):
+        if text.casefold() == title_key or BOILERPLATE_TEXT.match(text) or len(text) < 60:
             continue
-        if len(text) < 60:
-            continue
-        return shorten(text, EXCERPT_CHARS)
+        return shorten(_sentences(text, 3), EXCERPT_CHARS)
     return shorten(blocks[0], EXCERPT_CHARS) if blocks else None
+
+
+def _summarises(description: str) -> bool:
+    """A description of a sentence or more is taken as the article's summary; a few words
+    ("Nicolas Perriault's homepage", "Le blog de Paul") are a site's tagline."""
+    return len(_WORD.findall(description)) >= _SUMMARY_MIN_WORDS
+
+
+def _sentences(text: str, count: int) -> str:
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[count - 1]] if len(ends) > count else text
 
 
 def shorten(text: str, limit: int) -> str:

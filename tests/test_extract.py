@@ -197,3 +197,11 @@ def test_base_href_does_not_redirect_links() -> None:  # SECURITY R28
     r = extract(page('<base href="https://evil.example/">', after=""), "https://b.example/a/b")
     html = r.content_html.replace(PARAS, "")
     assert "evil.example" not in html
+
+
+def test_a_tagline_is_not_a_summary_and_an_excerpt_has_three_sentences_at_most() -> None:
+    r = extract(page('<meta name="description" content="Le blog de Léa">'), "https://b.example/t")
+    assert r.excerpt and r.excerpt.startswith("Paragraphe 1")
+    long = "Une phrase sur le métier. " * 6
+    r = extract(page(f'<meta name="description" content="{long}">'), "https://b.example/t")
+    assert r.excerpt == "Une phrase sur le métier. " * 2 + "Une phrase sur le métier."
