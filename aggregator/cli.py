@@ -158,7 +158,9 @@ def sync(
 @app.command()
 def refresh(
     collection: str = typer.Option(None, "--collection", "-c", help="Only this collection"),
-    failed_only: bool = typer.Option(False, "--failed", help="Only articles whose fetch failed"),
+    failed_only: bool = typer.Option(
+        False, "--failed", help="Only articles whose fetch failed or that were not articles"
+    ),
     from_captures: bool = typer.Option(
         False, help="Re-extract from the offline captures instead of fetching live"
     ),
