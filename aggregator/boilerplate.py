@@ -30,7 +30,8 @@ _FURNITURE_ANYWHERE = re.compile(
 _FURNITURE_PREFIX = re.compile(
     r"(nav|menu|tags$|tag-links|cat-links|categories|post-?meta|entry-meta|entry-utility|"
     r"author-?(box|bio|info)|about-author|archive|ads?($|[-_])|likes?($|[-_])|similaires|"
-    r"signup|gdpr|rgpd|skip-link|screen-reader)",
+    r"signup|gdpr|rgpd|skip-link|screen-reader|byline|article-info|post-info|entry-info|"
+    r"author-name|reading-time|read-time|retour|back-link)",
     re.I,
 )
 # Tokens that look like furniture but name the article's own parts.
@@ -65,7 +66,7 @@ _NEVER_FURNITURE = frozenset(
         "var",
     ]
 )
-_KEEP_SHARE = 0.4  # a "furniture" container holding this much of the page's text is the page
+KEEP_SHARE = 0.4  # a "furniture" container holding this much of the page's text is the page
 _LINK_LIST_MAX_CHARS = 300
 _LINK_DENSITY = 0.6
 
@@ -99,19 +100,32 @@ BOILERPLATE_TEXT = re.compile(
 )
 
 
+# A short line that only attributes the article: "Publié le 3 mars 2011 par Anne", "par Anne
+# Dupont, le 21 novembre 2018", "Écrit par …", "4 min read", "1 min de lecture".
+ATTRIBUTION_LINE = re.compile(
+    r"^\s*((publié|posté|mis en ligne|écrit|rédigé|soumis|posted|published|written)"
+    r"\s+(le|par|by|on|in)\b|par\s+[A-ZÉ][\w’'-]+(\s+[A-ZÉ][\w’'-]+){0,3},?\s+le\s+\d)"
+    r"|\b\d+\s*min(utes?)?\s+(de\s+lecture|read)\b",
+    re.I,
+)
+
+
+_HOST_ONLY = re.compile(r"^(www\.)?[\w-]+(\.[\w-]+)*\.[a-z]{2,}$", re.I)  # "carnetdunecm.example"
+
+
 def strip_page(root: HtmlElement) -> None:
     """Before scoring: drop what is never the article, whatever its size."""
     for el in list(root.iter(*NEVER_TEXT, etree.Comment, etree.ProcessingInstruction)):
         _drop(el)  # metadata (JSON-LD included) is read before this runs
-    lengths = _paragraph_lengths(root)
+    lengths = paragraph_lengths(root)
     total = lengths.get(root, 0) or 1
     for el in list(root.iter(*_CONTAINERS)):
-        if lengths.get(el, 0) < _KEEP_SHARE * total:
+        if lengths.get(el, 0) < KEEP_SHARE * total:
             _drop(el)
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.tag in _NEVER_FURNITURE:
             continue  # an inline element's class ("popup" note links) is no reason to cut text
-        if _is_furniture(el) and lengths.get(el, 0) < _KEEP_SHARE * total:
+        if _is_furniture(el) and lengths.get(el, 0) < KEEP_SHARE * total:
             _drop(el)
     _drop_taxonomy_links(root)
 
@@ -126,6 +140,10 @@ def strip_body(root: HtmlElement) -> None:
     for el in list(root.iter("div", "ul", "ol", "section", "p", "dl")):
         if _is_link_list(el):
             _drop(el)
+    for el in list(root.iter("p", "div", "span", "dl", "ul", "small", "header")):
+        text = " ".join(el.text_content().split())
+        if len(text) < 120 and (ATTRIBUTION_LINE.search(text) or _HOST_ONLY.match(text)):
+            _drop(el)  # the byline, date, reading time and source site are shown apart
 
 
 def _drop_taxonomy_links(root: HtmlElement) -> None:
@@ -134,7 +152,7 @@ def _drop_taxonomy_links(root: HtmlElement) -> None:
             _drop(el)  # taxonomy links ("Classé dans Job, Web Stuff") are never the text
 
 
-def _paragraph_lengths(root: HtmlElement) -> dict[HtmlElement, int]:
+def paragraph_lengths(root: HtmlElement) -> dict[HtmlElement, int]:
     """Characters of <p> text under each element, computed in one walk of the tree."""
     lengths: dict[HtmlElement, int] = {}
     for p in root.iter("p"):

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
@@ -70,6 +70,7 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
         _name(next((o for o in ld if _is_kind(o, ("WebSite", "Organization"))), None)),
         head.get("application-name"),
         _site_from_title(head.get("<title>")),
+        _site_from_header(tree, head.get("<title>")),
     )
     tagged_title = _first(
         _ld_title(article, clean_title(head.get("<title>"), site_name)),
@@ -94,12 +95,14 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
             head.get("dc:creator"),
             head.get("dc.creator"),
             head.get("dcterm:creator"),
+            head.get("dcterms.creator"),
             head.get("author"),
             head.get("parsely-author"),
             _not_url(head.get("article:author")),
             _not_url(head.get("og:article:author")),
             _itemprop(tree, "author"),
             _markup_byline(tree),
+            _prose_byline(tree),
         ),
         site_name=site_name or _host(url),
         published=_first_date(
@@ -116,20 +119,24 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
             _itemprop(tree, "datePublished"),
             _xpath_attr(tree, "//time/@datetime"),
             _xpath_text(tree, "//time | //*[contains(@class, 'date')] | //*[@class='published']"),
+            _prose_date(tree),
         )
         or date_from_url(url),
         lang=_language(tree.get("lang"), head.get("og:locale"), head.get("content-language")),
         description=_first(
             head.get("og:description"), head.get("description"), head.get("twitter:description")
         ),
-        image=_first(
-            head.get("og:image"),
-            head.get("og:image:url"),
-            head.get("twitter:image"),
-            head.get("twitter:image:src"),
-            _image(article.get("image")),
-            _xpath_attr(tree, "//link[@rel='image_src']/@href"),
-            _itemprop(tree, "image"),
+        image=_absolute(
+            url,
+            _first(
+                head.get("og:image"),
+                head.get("og:image:url"),
+                head.get("twitter:image"),
+                head.get("twitter:image:src"),
+                _image(article.get("image")),
+                _xpath_attr(tree, "//link[@rel='image_src']/@href"),
+                _itemprop(tree, "image"),
+            ),
         ),
     )
 
@@ -173,6 +180,68 @@ def _similarity(text: str, reference: str) -> float:
     theirs = _WORDS.findall(reference.casefold())
     missing = " ".join(w for w in theirs if w not in mine)
     return 1 - len(missing) / max(len(" ".join(theirs)), 1)
+
+
+_ATTRIBUTION = re.compile(
+    r"(?:publié|posté|écrit|rédigé|soumis|mis en ligne|posted|published|written)\b"
+    r"(?:\s+le\s+[^,;|]{6,40}?)?(?:\s+à\s+\d{1,2}\s*h\s*\d{0,2})?\s+(?:par|by)\s+"
+    r"(?P<name>[A-ZÀ-Ý][\w’'-]+(?:\s+(?:de\s+|d’|d')?[A-ZÀ-Ý][\w’'-]+){0,3})"
+    r"|^\s*par\s+(?P<name2>[A-ZÀ-Ý][\w’'-]+(?:\s+[A-ZÀ-Ý][\w’'-]+){0,3}),?\s+le\s+\d",
+    re.I,
+)
+_DATED_LINE = re.compile(r"publié|posté|mis en ligne|posted|published|\ble\s+\d", re.I)
+_SHORT_BLOCKS = (
+    "//*[self::p or self::small or self::span or self::div or self::footer or self::header]"
+    "[string-length(normalize-space()) < 160]"
+)
+
+
+def _short_lines(tree: HtmlElement) -> Iterator[str]:
+    """The text of short blocks outside comment sections, where a byline or date may be."""
+    for node in tree.xpath(_SHORT_BLOCKS)[:400]:
+        text = " ".join(node.text_content().split())
+        if text and not node.xpath(_IN_COMMENTS):
+            yield text
+
+
+def _prose_byline(tree: HtmlElement) -> str | None:
+    """A byline written out in prose: "Publié le 3 mars 2011 par Anne Dupont", "par Anne
+    Dupont, le 21 novembre 2018", "Écrit par …", "Soumis par …"."""
+    for text in _short_lines(tree):
+        if m := _ATTRIBUTION.search(text):
+            return m["name"] or m["name2"]
+    return None
+
+
+def _prose_date(tree: HtmlElement) -> str | None:
+    """A date in a short attribution line ("Publié le 3 mars 2011 à 10 h 12 par …")."""
+    for text in _short_lines(tree):
+        if _DATED_LINE.search(text) and parse_date(text):
+            return text
+    return None
+
+
+def _site_from_header(tree: HtmlElement, title: str | None) -> str | None:
+    """The blog's name: a first or last <title> segment that the page's header also shows
+    ("Modération au quotidien: Une charte" with <h1>Modération au quotidien</h1>)."""
+    if not title:
+        return None
+    segments = [s.strip() for s in re.split(r"\s+[|\-–—·»«]\s+|:\s+|::", title) if s.strip()]
+    if len(segments) < 2:
+        return None
+    shown = {
+        " ".join(n.text_content().split()).casefold()
+        for n in tree.xpath(
+            "//header//h1 | //*[contains(@class, 'site-title') or contains(@id, 'site-title') "
+            "or contains(@class, 'blog-title') or contains(@class, 'site-name') or "
+            "contains(@id, 'header')]//*[self::h1 or self::a or self::span]"
+        )[:20]
+    }
+    return next((s for s in (segments[0], segments[-1]) if s.casefold() in shown), None)
+
+
+def _absolute(base: str, url: str | None) -> str | None:
+    return urljoin(base, url) if url else None
 
 
 def _itemprop(tree: HtmlElement, prop: str) -> str | None:
@@ -302,9 +371,9 @@ def clean_title(
     seps = list(_TITLE_SEPARATORS.finditer(title))
     site = (site_name or "").casefold()
     if site and seps and title[seps[-1].end() :].casefold() == site:
-        return title[: seps[-1].start()]
+        return clean_title(title[: seps[-1].start()], None, headings, guess_suffix=False)
     if site and seps and title[: seps[0].start()].casefold() == site:
-        return title[seps[0].end() :]
+        return clean_title(title[seps[0].end() :], None, headings, guess_suffix=False)
     key = title.casefold()
     for heading in sorted(headings, key=len, reverse=True):
         h = heading.casefold()

@@ -18,6 +18,8 @@ from lxml.html import HtmlElement
 from readability import Document
 from readability.readability import REGEXES, Unparseable
 
+from aggregator.boilerplate import KEEP_SHARE, paragraph_lengths
+
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 INLINE = frozenset(
@@ -73,9 +75,12 @@ class _Scorer(Document):  # type: ignore[misc]  # readability-lxml ships no type
 
     def remove_unlikely_candidates(self) -> None:
         """readability's pruning by class and id, sparing inline elements as Readability.js does:
-        a "popup" note link in a sentence is part of the sentence."""
+        a "popup" note link in a sentence is part of the sentence. Nor is a container that holds
+        most of the page's paragraphs pruned for its name ("pearl-extract" matches "extra")."""
+        lengths = paragraph_lengths(self.html)
+        floor = KEEP_SHARE * (lengths.get(self.html, 0) or 1)
         for elem in self.html.findall(".//*"):
-            if elem.tag in INLINE:
+            if elem.tag in INLINE or lengths.get(elem, 0) >= floor:
                 continue
             names = f"{elem.get('class', '')} {elem.get('id', '')}"
             if (
