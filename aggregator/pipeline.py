@@ -6,6 +6,7 @@ one short transaction and the result written in another, so a slow site never ho
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -15,10 +16,9 @@ from sqlmodel import Session
 from aggregator import store
 from aggregator.db import session_scope
 from aggregator.errors import ExtractionError, FetchError, NotAnArticle
-from aggregator.extract import extract
 from aggregator.fetch import Fetcher
+from aggregator.isolation import ExtractionWorker
 from aggregator.models import Article, FetchStatus
-from aggregator.sanitize import sanitize
 from aggregator.urls import normalize
 
 Progress = Callable[[str, "Outcome"], None]
@@ -35,13 +35,16 @@ class Outcome:
     error: str | None = None
 
 
-def fetch_into(engine: Engine, fetcher: Fetcher, article_id: int, url: str) -> Outcome:
-    """Fetch `url` and store the result (or the reason it failed) on article `article_id`."""
+def fetch_into(
+    engine: Engine, fetcher: Fetcher, worker: ExtractionWorker, article_id: int, url: str
+) -> Outcome:
+    """Fetch `url` and store the result (or the reason it failed) on article `article_id`;
+    the page is extracted and sanitised in `worker`'s process, under its time limit."""
     http_status: int | None = None
     try:
         page = fetcher.fetch(url)
         http_status = page.status
-        found = extract(page.html, page.final_url)
+        found = worker.run(page.html, page.final_url)
         if found.not_article:
             raise found.not_article.error()
         fields = store.ExtractedFields(
@@ -53,7 +56,7 @@ def fetch_into(engine: Engine, fetcher: Fetcher, article_id: int, url: str) -> O
             language=found.lang,
             excerpt=found.excerpt,
             text=found.text,
-            content_html=sanitize(found.content_html, page.final_url),
+            content_html=found.content_html,  # sanitised in the worker
             word_count=found.word_count,
             image_url=found.image,
             http_status=http_status,
@@ -78,7 +81,14 @@ def _article(session: Session, article_id: int) -> Article:
     return article
 
 
-def add(engine: Engine, fetcher: Fetcher, url: str, collection: str, note: str = "") -> Outcome:
+def add(
+    engine: Engine,
+    fetcher: Fetcher,
+    url: str,
+    collection: str,
+    note: str = "",
+    worker: ExtractionWorker | None = None,
+) -> Outcome:
     """Add `url` to `collection` with `note`: the pearl is placed even if the fetch fails.
 
     An invalid URL raises InvalidURL before anything is stored; an unknown collection NotFound.
@@ -92,7 +102,8 @@ def add(engine: Engine, fetcher: Fetcher, url: str, collection: str, note: str =
         title = article.title
     if already:
         return Outcome(normalized, article_id, ok=True, title=title)
-    return fetch_into(engine, fetcher, article_id, normalized)
+    with _worker(fetcher, worker) as running:
+        return fetch_into(engine, fetcher, running, article_id, normalized)
 
 
 def refresh(
@@ -100,12 +111,23 @@ def refresh(
     fetcher: Fetcher,
     articles: Iterable[tuple[int, str]],
     on_progress: Progress | None = None,
+    worker: ExtractionWorker | None = None,
 ) -> list[Outcome]:
     """Fetch each (article id, url) again; every failure is recorded and the run goes on."""
     outcomes = []
-    for article_id, url in articles:
-        outcome = fetch_into(engine, fetcher, article_id, url)
-        outcomes.append(outcome)
-        if on_progress:
-            on_progress(url, outcome)
+    with _worker(fetcher, worker) as running:
+        for article_id, url in articles:
+            outcome = fetch_into(engine, fetcher, running, article_id, url)
+            outcomes.append(outcome)
+            if on_progress:
+                on_progress(url, outcome)
     return outcomes
+
+
+def _worker(
+    fetcher: Fetcher, worker: ExtractionWorker | None
+) -> contextlib.AbstractContextManager[ExtractionWorker]:
+    """The caller's worker, left running, or one started for this call and stopped after it."""
+    if worker is not None:
+        return contextlib.nullcontext(worker)
+    return ExtractionWorker.from_settings(fetcher.settings)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from aggregator.db import make_engine, migrate
+from aggregator.isolation import ExtractionWorker
 from aggregator.models import Article
 from aggregator.settings import Settings
 from tests.web_helpers import seed_board
@@ -111,3 +112,10 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
 def articles(session: Session) -> dict[str, Article]:
     """A nested board with an ok, a failed and a pending pearl (tests/web_helpers.py)."""
     return seed_board(session)
+
+
+@pytest.fixture(scope="session")
+def worker() -> Iterator[ExtractionWorker]:
+    """One extraction worker process for the session, as one serves a whole `perles sync`."""
+    with ExtractionWorker(timeout=30) as running:
+        yield running

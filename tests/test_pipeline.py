@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from aggregator import pipeline, store
 from aggregator.errors import InvalidURL
 from aggregator.fetch import Fetcher
+from aggregator.isolation import ExtractionWorker
 from aggregator.models import Article
 from aggregator.settings import Settings
 from tests.pipeline_pages import ARTICLE
@@ -39,10 +40,12 @@ def cm(engine: Engine) -> str:
 
 
 def test_add_puts_a_clean_card_on_the_board(
-    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
 ) -> None:
     url = site.page("/2011/03/metier-cm", ARTICLE)
-    outcome = pipeline.add(engine, fetcher, url, cm, note="Le meilleur portrait du métier.")
+    outcome = pipeline.add(
+        engine, fetcher, url, cm, note="Le meilleur portrait du métier.", worker=worker
+    )
     assert outcome.ok, outcome.error
     with Session(engine) as s:
         card = store.board(s, cm).cards[0]
@@ -63,11 +66,11 @@ def test_add_puts_a_clean_card_on_the_board(
 
 
 def test_redirect_is_followed_and_the_final_url_kept(
-    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
 ) -> None:
     final = site.page("/final", ARTICLE)
     start = site.redirect("/old", "/final", status=301)
-    outcome = pipeline.add(engine, fetcher, start, cm)
+    outcome = pipeline.add(engine, fetcher, start, cm, worker=worker)
     assert outcome.ok
     with Session(engine) as s:
         article = s.exec(select(Article)).one()
@@ -89,6 +92,7 @@ def test_redirect_is_followed_and_the_final_url_kept(
     ],
 )
 def test_a_failed_url_is_recorded_with_its_reason(
+    worker: ExtractionWorker,
     engine: Engine,
     fetcher: Fetcher,
     site: Site,
@@ -100,7 +104,7 @@ def test_a_failed_url_is_recorded_with_its_reason(
     code: str,
 ) -> None:
     url = site.page(path, body, content_type=content_type, status=status)
-    outcome = pipeline.add(engine, fetcher, url, cm)
+    outcome = pipeline.add(engine, fetcher, url, cm, worker=worker)
     assert not outcome.ok and outcome.error and outcome.error.startswith(code)
     with Session(engine) as s:
         card = store.board(s, cm).cards[0]  # the pearl is kept: nothing the curator did is lost
@@ -111,19 +115,19 @@ def test_a_failed_url_is_recorded_with_its_reason(
 
 
 def test_the_run_goes_on_after_a_failure(
-    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
 ) -> None:
     bad = site.page("/bad", "nope", status=500)
     good = site.page("/good", ARTICLE)
     with Session(engine) as s:
         ids = [(store.get_or_create_article(s, u).id or 0, u) for u in (bad, good)]
         s.commit()
-    outcomes = pipeline.refresh(engine, fetcher, ids)
+    outcomes = pipeline.refresh(engine, fetcher, ids, worker=worker)
     assert [o.ok for o in outcomes] == [False, True]
 
 
 def test_compressed_and_latin1_pages_are_decoded(
-    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
 ) -> None:
     latin = ARTICLE.replace('<meta charset="utf-8">', "").encode("cp1252")
     url = site.page(
@@ -132,50 +136,54 @@ def test_compressed_and_latin1_pages_are_decoded(
         content_type="text/html; charset=ISO-8859-1",
         headers=[("Content-Encoding", "gzip")],
     )
-    assert pipeline.add(engine, fetcher, url, cm).ok
+    assert pipeline.add(engine, fetcher, url, cm, worker=worker).ok
     with Session(engine) as s:
         assert store.board(s, cm).cards[0].title == "Le métier de CM"
 
 
-def test_an_invalid_url_stores_nothing(engine: Engine, fetcher: Fetcher, cm: str) -> None:
+def test_an_invalid_url_stores_nothing(
+    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, cm: str
+) -> None:
     with pytest.raises(InvalidURL):
-        pipeline.add(engine, fetcher, "javascript:alert(1)", cm)
+        pipeline.add(engine, fetcher, "javascript:alert(1)", cm, worker=worker)
     with Session(engine) as s:
         assert s.exec(select(Article)).all() == []
 
 
 def test_loopback_is_refused_unless_allowed(
-    engine: Engine, site: Site, cm: str, db_url: str
+    worker: ExtractionWorker, engine: Engine, site: Site, cm: str, db_url: str
 ) -> None:
     url = site.page("/secret", ARTICLE)
     strict = Settings(database_url=db_url)  # no allow-list: 127.0.0.1 is not a public address
     with Fetcher(strict) as f:
-        outcome = pipeline.add(engine, f, url, cm)
+        outcome = pipeline.add(engine, f, url, cm, worker=worker)
     assert not outcome.ok and outcome.error and outcome.error.startswith("refused")
     assert site.hits.get("/secret", 0) == 0  # the canary: no request reached the server
 
 
 def test_a_redirect_to_a_private_address_is_refused(
-    engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
 ) -> None:
     url = site.redirect("/hop", "http://10.0.0.1/admin")
-    outcome = pipeline.add(engine, fetcher, url, cm)
+    outcome = pipeline.add(engine, fetcher, url, cm, worker=worker)
     assert not outcome.ok and outcome.error and outcome.error.startswith("refused")
 
 
-def test_the_byte_cap_stops_big_pages(engine: Engine, site: Site, cm: str, db_url: str) -> None:
+def test_the_byte_cap_stops_big_pages(
+    worker: ExtractionWorker, engine: Engine, site: Site, cm: str, db_url: str
+) -> None:
     small = Settings(
         database_url=db_url, allow_private_hosts=frozenset({"127.0.0.1"}), max_body_bytes=10_000
     )
     bomb = gzip.compress(b"<html><body>" + b"<p>x</p>" * 2_000_000)
     url = site.page("/bomb", bomb, headers=[("Content-Encoding", "gzip")])
     with Fetcher(small) as f:
-        outcome = pipeline.add(engine, f, url, cm)
+        outcome = pipeline.add(engine, f, url, cm, worker=worker)
     assert not outcome.ok and outcome.error and outcome.error.startswith("too_large")
 
 
 def test_progress_is_reported_as_each_page_is_stored(
-    engine: Engine, fetcher: Fetcher, site: Site
+    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site
 ) -> None:
     urls = [site.page(f"/p{i}", ARTICLE) for i in range(3)]
     with Session(engine) as s:
@@ -188,5 +196,5 @@ def test_progress_is_reported_as_each_page_is_stored(
             done = s.exec(select(Article).where(Article.fetch_status == "ok")).all()
         stored_at_each_call.append(len(done))
 
-    pipeline.refresh(engine, fetcher, targets, on_progress=on_progress)
+    pipeline.refresh(engine, fetcher, targets, on_progress=on_progress, worker=worker)
     assert stored_at_each_call == [1, 2, 3]
