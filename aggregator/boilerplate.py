@@ -36,36 +36,12 @@ _FURNITURE_PREFIX = re.compile(
 )
 # Tokens that look like furniture but name the article's own parts.
 _NOT_FURNITURE = re.compile(r"^(no-?comments?|comments?-(open|closed)|has-comments?)$", re.I)
-_NEVER_FURNITURE = frozenset(
-    [
-        "html",
-        "body",
-        "article",
-        "main",
-        "a",
-        "span",
-        "em",
-        "strong",
-        "b",
-        "i",
-        "u",
-        "s",
-        "small",
-        "abbr",
-        "cite",
-        "code",
-        "sup",
-        "sub",
-        "mark",
-        "time",
-        "font",
-        "label",
-        "q",
-        "dfn",
-        "kbd",
-        "var",
-    ]
+# Inline elements: their class ("popup" note links) is never a reason to cut text out.
+_INLINE_TAGS = (
+    "a span em strong b i u s small abbr cite code sup sub mark time font label q dfn kbd"
 )
+INLINE = frozenset(_INLINE_TAGS.split())
+_NEVER_FURNITURE = INLINE | {"html", "body", "article", "main"}
 KEEP_SHARE = 0.4  # a "furniture" container holding this much of the page's text is the page
 _LINK_LIST_MAX_CHARS = 300
 _LINK_DENSITY = 0.6

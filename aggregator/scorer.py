@@ -18,33 +18,10 @@ from lxml.html import HtmlElement
 from readability import Document
 from readability.readability import REGEXES, Unparseable
 
-from aggregator.boilerplate import KEEP_SHARE, paragraph_lengths
+from aggregator.boilerplate import INLINE, KEEP_SHARE, paragraph_lengths
 
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
-INLINE = frozenset(
-    [
-        "a",
-        "span",
-        "em",
-        "strong",
-        "b",
-        "i",
-        "u",
-        "s",
-        "small",
-        "abbr",
-        "cite",
-        "code",
-        "sup",
-        "sub",
-        "mark",
-        "time",
-        "font",
-        "label",
-        "q",
-    ]
-)
 SCORED = ("p", "pre", "td", "blockquote", "li")
 
 __all__ = ["Unparseable", "main_content"]
