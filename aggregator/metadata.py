@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -100,9 +100,12 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
             head.get("parsely-author"),
             _not_url(head.get("article:author")),
             _not_url(head.get("og:article:author")),
-            _itemprop(tree, "author"),
-            _markup_byline(tree),
-            _prose_byline(tree),
+        )
+        or _first_found(
+            # The markup is searched only when no tag names the author: these walk the page.
+            lambda: _itemprop(tree, "author"),
+            lambda: _markup_byline(tree),
+            lambda: _prose_byline(tree),
         ),
         site_name=site_name or _host(url),
         published=_first_date(
@@ -116,10 +119,21 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
             head.get("date"),
             head.get("pubdate"),
             head.get("publishdate"),
-            _itemprop(tree, "datePublished"),
-            _xpath_attr(tree, "//time/@datetime"),
-            _xpath_text(tree, "//time | //*[contains(@class, 'date')] | //*[@class='published']"),
-            _prose_date(tree),
+        )
+        or next(
+            (
+                date
+                for source in _date_sources(
+                    lambda: _itemprop(tree, "datePublished"),
+                    lambda: _xpath_attr(tree, "//time/@datetime"),
+                    lambda: _xpath_text(
+                        tree, "//time | //*[contains(@class, 'date')] | //*[@class='published']"
+                    ),
+                    lambda: _prose_date(tree),
+                )
+                if (date := parse_date(source()))
+            ),
+            None,
         )
         or date_from_url(url),
         lang=_language(tree.get("lang"), head.get("og:locale"), head.get("content-language")),
@@ -317,6 +331,17 @@ def _not_url(value: str | None) -> str | None:
 
 def _first(*values: str | None) -> str | None:
     return next((v.strip() for v in values if v and v.strip()), None)
+
+
+def _first_found(*sources: Callable[[], str | None]) -> str | None:
+    """The first value found, calling the sources in turn and no further than needed."""
+    found = (source() for source in sources)
+    return next((v.strip() for v in found if v and v.strip()), None)
+
+
+def _date_sources(*sources: Callable[[], str | None]) -> tuple[Callable[[], str | None], ...]:
+    """Typed holder for the lazily searched date sources (each walks the page)."""
+    return sources
 
 
 def _first_date(*values: str | None) -> dt.date | None:
