@@ -99,7 +99,7 @@ def extract(html: str, url: str) -> Extracted:
         tree = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"unparseable page: {exc}") from None
-    meta = read_metadata(html, tree, url)
+    meta = read_metadata(tree, url)
     signals = PageSignals.read(tree, url)
 
     strip_page(tree)

@@ -55,7 +55,7 @@ class Metadata:
     image: str | None
 
 
-def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
+def read_metadata(tree: HtmlElement, url: str) -> Metadata:
     """Everything the page says about itself, best source first for each field.
 
     The order is Readability.js's: JSON-LD, then Dublin Core, OpenGraph, Twitter and Parse.ly
@@ -70,8 +70,7 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
         _name(next((o for o in ld if _is_kind(o, ("WebSite", "Organization"))), None)),
         head.get("application-name"),
         _site_from_title(head.get("<title>")),
-        _site_from_header(tree, head.get("<title>")),
-    )
+    ) or _first_found(lambda: _site_from_header(tree, head.get("<title>")))
     tagged_title = _first(
         _ld_title(article, clean_title(head.get("<title>"), site_name)),
         head.get("dc:title"),
@@ -80,8 +79,7 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
         head.get("og:title"),
         head.get("twitter:title"),
         head.get("parsely-title"),
-        _itemprop(tree, "headline"),
-    )
+    ) or _first_found(lambda: _itemprop(tree, "headline"))
     if tagged_title:
         title = clean_title(tagged_title, site_name, _headings(tree), guess_suffix=False)
     else:
@@ -148,8 +146,10 @@ def read_metadata(html: str, tree: HtmlElement, url: str) -> Metadata:
                 head.get("twitter:image"),
                 head.get("twitter:image:src"),
                 _image(article.get("image")),
-                _xpath_attr(tree, "//link[@rel='image_src']/@href"),
-                _itemprop(tree, "image"),
+            )
+            or _first_found(
+                lambda: _xpath_attr(tree, "//link[@rel='image_src']/@href"),
+                lambda: _itemprop(tree, "image"),
             ),
         ),
     )
