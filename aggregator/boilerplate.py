@@ -92,17 +92,17 @@ _HOST_ONLY = re.compile(r"^(www\.)?[\w-]+(\.[\w-]+)*\.[a-z]{2,}$", re.I)  # "car
 def strip_page(root: HtmlElement) -> None:
     """Before scoring: drop what is never the article, whatever its size."""
     for el in list(root.iter(*NEVER_TEXT, etree.Comment, etree.ProcessingInstruction)):
-        _drop(el)  # metadata (JSON-LD included) is read before this runs
+        drop(el)  # metadata (JSON-LD included) is read before this runs
     lengths = paragraph_lengths(root)
     total = lengths.get(root, 0) or 1
     for el in list(root.iter(*_CONTAINERS)):
         if lengths.get(el, 0) < KEEP_SHARE * total:
-            _drop(el)
+            drop(el)
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.tag in _NEVER_FURNITURE:
             continue  # an inline element's class ("popup" note links) is no reason to cut text
         if _is_furniture(el) and lengths.get(el, 0) < KEEP_SHARE * total:
-            _drop(el)
+            drop(el)
     _drop_taxonomy_links(root)
 
 
@@ -110,22 +110,22 @@ def strip_body(root: HtmlElement) -> None:
     """After scoring, inside the article: furniture classes, furniture text, menus of links."""
     strip_page(root)
     for el in list(root.iter("p", "div", "span", "li", "h2", "h3", "h4", "section", "ul", "a")):
-        text = " ".join(el.text_content().split())
+        text = text_of(el)
         if len(text) < 160 and BOILERPLATE_TEXT.match(text):
-            _drop(el)
+            drop(el)
     for el in list(root.iter("div", "ul", "ol", "section", "p", "dl")):
         if _is_link_list(el):
-            _drop(el)
+            drop(el)
     for el in list(root.iter("p", "div", "span", "dl", "ul", "small", "header")):
-        text = " ".join(el.text_content().split())
+        text = text_of(el)
         if len(text) < 120 and (ATTRIBUTION_LINE.search(text) or _HOST_ONLY.match(text)):
-            _drop(el)  # the byline, date, reading time and source site are shown apart
+            drop(el)  # the byline, date, reading time and source site are shown apart
 
 
 def _drop_taxonomy_links(root: HtmlElement) -> None:
     for el in list(root.iter("a")):
         if {"tag", "category"} & set((el.get("rel") or "").lower().split()):
-            _drop(el)  # taxonomy links ("Classé dans Job, Web Stuff") are never the text
+            drop(el)  # taxonomy links ("Classé dans Job, Web Stuff") are never the text
 
 
 def paragraph_lengths(root: HtmlElement) -> dict[HtmlElement, int]:
@@ -139,16 +139,24 @@ def paragraph_lengths(root: HtmlElement) -> dict[HtmlElement, int]:
     return lengths
 
 
+def text_of(el: HtmlElement) -> str:
+    """An element's text with every run of whitespace collapsed to one space."""
+    return " ".join(el.text_content().split())
+
+
+def linked_chars(el: HtmlElement) -> int:
+    """Characters of text inside the links in `el` (itself included), whitespace collapsed."""
+    return sum(len(text_of(a)) for a in el.iter("a"))
+
+
 def _is_link_list(el: HtmlElement) -> bool:
     """A short block made mostly of links (menus, top bars, tag clouds): navigation, not text."""
-    text = " ".join(el.text_content().split())
+    text = text_of(el)
     if not text or len(text) > _LINK_LIST_MAX_CHARS:
         return False
-    links = el.xpath(".//a")
-    if len(links) < 2:
+    if len(el.xpath(".//a")) < 2:
         return False
-    linked = sum(len(" ".join(a.text_content().split())) for a in links)
-    return linked / len(text) >= _LINK_DENSITY
+    return linked_chars(el) / len(text) >= _LINK_DENSITY
 
 
 def _is_furniture(el: HtmlElement) -> bool:
@@ -165,6 +173,7 @@ def _furniture_names(names: str) -> bool:
     )
 
 
-def _drop(el: HtmlElement) -> None:
+def drop(el: HtmlElement) -> None:
+    """Remove `el` and its subtree, keeping its tail text; a detached element is left alone."""
     if el.getparent() is not None:
         el.drop_tree()

@@ -16,7 +16,7 @@ import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
-from aggregator.boilerplate import BOILERPLATE_TEXT, strip_body, strip_page
+from aggregator.boilerplate import BOILERPLATE_TEXT, drop, strip_body, strip_page, text_of
 from aggregator.errors import ExtractionError
 from aggregator.language import choose_language
 from aggregator.metadata import read_metadata
@@ -127,18 +127,13 @@ def extract(html: str, url: str) -> Extracted:
     )
 
 
-def _drop(el: HtmlElement) -> None:
-    if el.getparent() is not None:
-        el.drop_tree()
-
-
 def _drop_title_heading(body: HtmlElement, title: str | None) -> None:
     """The reader page shows the title already: drop a leading heading that repeats it."""
     if not title:
         return
     for heading in body.xpath(".//h1 | .//h2")[:1]:
-        if " ".join(heading.text_content().split()).casefold() == title.casefold():
-            _drop(heading)
+        if text_of(heading).casefold() == title.casefold():
+            drop(heading)
 
 
 def _text_blocks(body: HtmlElement) -> list[str]:

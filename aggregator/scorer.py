@@ -18,7 +18,7 @@ from lxml.html import HtmlElement
 from readability import Document
 from readability.readability import REGEXES, Unparseable
 
-from aggregator.boilerplate import INLINE, KEEP_SHARE, paragraph_lengths
+from aggregator.boilerplate import INLINE, KEEP_SHARE, linked_chars, paragraph_lengths, text_of
 
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
@@ -90,10 +90,10 @@ class _Scorer(Document):  # type: ignore[misc]  # readability-lxml ships no type
                 elem.find(".//li") is not None or elem.find(".//p") is not None
             ):
                 continue  # a list item holding paragraphs or a sub-list: score those instead
-            text = " ".join(elem.text_content().split())
+            text = text_of(elem)
             if len(text) < min_len:
                 continue
-            if elem.tag == "li" and _link_share(elem, len(text)) > 0.5:
+            if elem.tag == "li" and linked_chars(elem) / len(text) > 0.5:
                 continue
             grand = parent.getparent()
             for node in (parent, grand):
@@ -111,8 +111,7 @@ class _Scorer(Document):  # type: ignore[misc]  # readability-lxml ships no type
     def get_link_density(self, elem: HtmlElement) -> float:
         """As readability computes it, with whitespace collapsed by str.split, not by three
         regular expressions per call (the same lengths: each run of spaces counts as one)."""
-        total = _text_length(elem)
-        return sum(_text_length(a) for a in elem.iter("a")) / max(total, 1)
+        return linked_chars(elem) / max(len(text_of(elem)), 1)
 
     def sanitize(self, node: HtmlElement, candidates: Any, keep_all_images: bool = False) -> str:
         """Keep the chosen article as it is: readability-lxml's own conditional cleaning drops
@@ -162,11 +161,6 @@ def _better_ancestor(best: dict[str, Any], candidates: dict[HtmlElement, Any]) -
     return top
 
 
-def _link_share(elem: HtmlElement, length: int) -> float:
-    linked = sum(len(" ".join(a.text_content().split())) for a in elem.iter("a"))
-    return linked / max(length, 1)
-
-
 def main_content(tree: HtmlElement) -> HtmlElement:
     """The element readability scores as the article, with its related siblings, in a copy of
     `tree` (which is left as it was)."""
@@ -174,7 +168,3 @@ def main_content(tree: HtmlElement) -> HtmlElement:
     scorer.summary(html_partial=True)
     article: HtmlElement = scorer.article
     return article
-
-
-def _text_length(elem: HtmlElement) -> int:
-    return len(" ".join(elem.text_content().split()))
