@@ -42,6 +42,11 @@ class Capture:
     captured_at: datetime.datetime | None = None  # timezone-aware; read back from WARC-Date
     note: str | None = None  # stored as the WARC header "Perles-Note"
 
+    @property
+    def content_type(self) -> str | None:
+        """The response's Content-Type header (the first one), as served."""
+        return next((v for k, v in self.headers if k.lower() == "content-type"), None)
+
 
 def read_captures(path: Path) -> dict[str, Capture]:
     """Read every response record of a WARC file, keyed by target URL."""

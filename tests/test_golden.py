@@ -50,18 +50,11 @@ def _captures(collection: str) -> dict[str, Capture]:
     return read_captures(COLLECTIONS / data["captures"])
 
 
-def _content_type(capture: Capture) -> str | None:
-    for name, value in capture.headers:
-        if name.lower() == "content-type":
-            return value
-    return None
-
-
 def _html(collection: str, url: str) -> str:
     from aggregator.fetch import decode_body
 
     capture = _captures(collection)[url]
-    return decode_body(capture.body, _content_type(capture))
+    return decode_body(capture.body, capture.content_type)
 
 
 @cache

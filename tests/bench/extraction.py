@@ -70,14 +70,12 @@ class Result:
 
 
 def run_perles(html: str, url: str) -> Result:
-    from aggregator.extract import extract
-    from aggregator.sanitize import sanitize
+    from aggregator.isolation import clean_article
 
     try:
-        found = extract(html, url)
+        found = clean_article(html, url)  # extract and sanitise: the whole job, in process
     except ExtractionError:
         return Result()
-    sanitize(found.content_html, url)  # part of the job being timed
     return Result(
         text=found.text,
         title=found.title,
@@ -195,8 +193,7 @@ def load_golden() -> list[GoldenPage]:
         captures = read_captures(REPO / "collections" / collection["captures"])
         for page in data["page"]:
             capture = captures[page["url"]]
-            ctype = next((v for k, v in capture.headers if k.lower() == "content-type"), None)
-            pages.append(_golden(page, decode_body(capture.body, ctype)))
+            pages.append(_golden(page, decode_body(capture.body, capture.content_type)))
     return pages
 
 
