@@ -1,9 +1,10 @@
 """From an HTML page to an article: main text, metadata and a board excerpt; a pure function.
 
-The page is parsed once into an lxml tree. Boilerplate that readability's scorer tends to keep
-on blogs (comment sections and forms, share buttons, related posts, category lines, author
-boxes, cookie banners) is removed before scoring and again from its output; readability-lxml
-then picks the main body. Nothing here touches the network or the database.
+The page is parsed once into an lxml tree, shared by the metadata reader (metadata.py), the
+not-an-article signals (verdict.py), the furniture rules (boilerplate.py) and readability-lxml's
+scorer (scorer.py): furniture that is never the article goes before scoring, the scorer picks
+the body, and furniture left inside it (attribution lines, "Classé dans", menus) goes after.
+Nothing here touches the network or the database.
 """
 
 from __future__ import annotations

@@ -49,13 +49,14 @@ class PageSignals:
         )
         top_articles = [a for a in tree.iter("article") if not _has_article_ancestor(a)]
         body = tree.find("body")
+        parts = urlsplit(url)
         visible = " ".join((body if body is not None else tree).text_content().split())
         return cls(
             read_more_links=read_more,
             articles=len(top_articles),
             password_fields=len(tree.xpath("//input[@type='password']")),
             wall_text=bool(_WALL.search(visible[:20000])),
-            front_page=urlsplit(url).path in ("", "/") and not urlsplit(url).query,
+            front_page=parts.path in ("", "/") and not parts.query,
         )
 
 
