@@ -8,8 +8,6 @@ body is sanitized (sanitize.sanitize) and checked again.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -19,15 +17,17 @@ import pytest
 from bs4 import BeautifulSoup
 
 from aggregator.captures import Capture, read_captures
+from tests.golden_checks import (
+    active_markup,
+    metadata_mismatches,
+    missing_and_kept,
+    space,
+    visible_text,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 COLLECTIONS = REPO / "collections"
-
-
-def _space(text: str) -> str:
-    """Collapse every run of whitespace, no-break spaces included, to one space."""
-    return " ".join(text.replace("\xa0", " ").split())
 
 
 def _load_golden() -> list[tuple[str, dict[str, Any]]]:
@@ -64,13 +64,6 @@ def _extracted(collection: str, url: str) -> Any:
     return extract(_html(collection, url), url)
 
 
-def _visible_text(html: str) -> str:
-    soup = BeautifulSoup(html, "html.parser")
-    for el in soup(["script", "style", "noscript", "template"]):
-        el.decompose()
-    return _space(soup.get_text())
-
-
 # --- the golden data is honest -------------------------------------------------------------
 
 
@@ -90,11 +83,11 @@ def test_golden_strings_are_on_the_page(collection: str, page: dict[str, Any]) -
     soup = BeautifulSoup(_html(collection, page["url"]), "html.parser")
     for el in soup(["script", "style"]):
         el.decompose()
-    whole = _space(soup.get_text())
+    whole = space(soup.get_text())
     for sentence in page["must_contain"]:
-        assert _space(sentence) in whole, sentence
+        assert space(sentence) in whole, sentence
     for furniture in page["must_not_contain"]:
-        assert _space(furniture) in whole, furniture
+        assert space(furniture) in whole, furniture
 
 
 @pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
@@ -109,18 +102,18 @@ def test_captures_say_they_are_reconstructions(collection: str, page: dict[str, 
 
 @pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
 def test_body_keeps_the_article(collection: str, page: dict[str, Any]) -> None:
-    text = _space(_extracted(collection, page["url"]).text)
-    missing = [s for s in page["must_contain"] if _space(s) not in text]
+    text = space(_extracted(collection, page["url"]).text)
+    missing = [s for s in page["must_contain"] if space(s) not in text]
     assert not missing, f"article sentences missing from the body: {missing}"
 
 
 @pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
 def test_body_and_excerpt_drop_the_furniture(collection: str, page: dict[str, Any]) -> None:
     article = _extracted(collection, page["url"])
-    text = _space(article.text)
-    excerpt = _space(article.excerpt or "")
-    kept = [s for s in page["must_not_contain"] if _space(s) in text]
-    in_excerpt = [s for s in page["must_not_contain"] if _space(s) in excerpt]
+    text = space(article.text)
+    excerpt = space(article.excerpt or "")
+    kept = [s for s in page["must_not_contain"] if space(s) in text]
+    in_excerpt = [s for s in page["must_not_contain"] if space(s) in excerpt]
     assert not kept, f"page furniture kept in the body: {kept}"
     assert not in_excerpt, f"page furniture in the excerpt: {in_excerpt}"
 
@@ -128,32 +121,13 @@ def test_body_and_excerpt_drop_the_furniture(collection: str, page: dict[str, An
 @pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
 def test_title_without_site_suffix(collection: str, page: dict[str, Any]) -> None:
     title = _extracted(collection, page["url"]).title
-    assert _space(title or "") == _space(page["title"])
+    assert space(title or "") == space(page["title"])
 
 
 @pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
 def test_metadata(collection: str, page: dict[str, Any]) -> None:
-    article = _extracted(collection, page["url"])
-    wrong = {}
-    if "byline" in page and _space(article.byline or "") != page["byline"]:
-        wrong["byline"] = (article.byline, page["byline"])
-    for name in page.get("not_byline", []):
-        if name in (article.byline or ""):
-            wrong["not_byline"] = (article.byline, name)
-    if "site_name" in page and article.site_name != page["site_name"]:
-        wrong["site_name"] = (article.site_name, page["site_name"])
-    if "lang" in page and (article.lang or "").lower().split("-")[0] != page["lang"]:
-        wrong["lang"] = (article.lang, page["lang"])
-    if "published" in page:
-        published = article.published
-        if isinstance(published, dt.datetime):
-            published = published.date()
-        if published != page["published"]:
-            wrong["published"] = (article.published, page["published"])
+    wrong = metadata_mismatches(_extracted(collection, page["url"]), page)
     assert not wrong, f"metadata (got, expected): {wrong}"
-
-
-_EVENT_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
 
 
 @pytest.mark.parametrize(("collection", "page"), GOLDEN, ids=PAGE_IDS)
@@ -164,13 +138,7 @@ def test_sanitized_body_keeps_the_article_and_nothing_active(
 
     article = _extracted(collection, page["url"])
     clean = sanitize(article.content_html, page["url"])
-    text = _visible_text(clean)
-    missing = [s for s in page["must_contain"] if _space(s) not in text]
-    kept = [s for s in page["must_not_contain"] if _space(s) in text]
+    missing, kept = missing_and_kept(visible_text(clean), page)
     assert not missing, f"article sentences lost by the sanitizer: {missing}"
     assert not kept, f"page furniture in the sanitized body: {kept}"
-    lowered = clean.lower()
-    assert "<script" not in lowered
-    assert "<iframe" not in lowered
-    assert "javascript:" not in lowered
-    assert not _EVENT_HANDLER.search(clean)
+    assert not active_markup(clean)
