@@ -3,8 +3,10 @@
 PerlesError
 ├── InvalidURL          the submitted URL is malformed or breaks the URL policy (4xx)
 ├── NotFound            no such collection or article (404)
-├── FetchError          the page could not be fetched; carries a stable `code`
+├── FetchError          the page could not be fetched; carries a stable `code`, and says
+│   │                   whether trying again later may help (`transient`, `retry_after`)
 │   ├── Refused         the outbound policy refused the target (private address, port...)
+│   ├── Disallowed      the site's robots.txt does not let Perles fetch the page
 │   ├── TooLarge        the body passed the byte cap
 │   └── BadContent      wrong content type, undecodable body, HTTP error status
 ├── ExtractionError     no readable article in the page
@@ -42,11 +44,36 @@ class NotFound(PerlesError):
 
 
 class FetchError(PerlesError):
+    """`transient`: a later attempt may succeed (timeout, network, 5xx, 429); the queue retries
+    those with backoff, and no sooner than `retry_after` seconds when the server said so."""
+
     code = "fetch_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.transient, self.retry_after = transient, retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt with its code and retry hints when it crosses a process boundary.
+        rebuild = partial(
+            type(self), code=self.code, transient=self.transient, retry_after=self.retry_after
+        )
+        return rebuild, (self.message,)
 
 
 class Refused(FetchError):
     code = "refused"
+
+
+class Disallowed(FetchError):
+    code = "robots_disallowed"
 
 
 class TooLarge(FetchError):

@@ -17,10 +17,13 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -58,6 +61,15 @@ class FetchStatus(enum.StrEnum):
     OK = "ok"
     FAILED = "failed"  # the page could not be fetched or read (network, HTTP error, no text)
     NOT_ARTICLE = "not_article"  # read, but a home page, a login wall... (errors.NotAnArticle)
+
+
+class SourceStatus(enum.StrEnum):
+    """What the last link-health checks said of the original page (aggregator/health.py)."""
+
+    UNCHECKED = "unchecked"
+    ALIVE = "alive"
+    FAILING = "failing"  # unreachable or erroring, fewer times in a row than the dead limit
+    DEAD = "dead"  # 404/410, a host that no longer resolves, or failing several checks in a row
 
 
 SANITIZER_VERSION = 1  # bump when sanitize.py's allow-list changes; stored rows get re-sanitised
@@ -105,6 +117,19 @@ class Article(SQLModel, table=True):
     checked_at: dt.datetime | None = Field(default=None, sa_column=_ts())
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    # Validators of the stored copy, sent back on refresh (conditional GET: 304 keeps it).
+    etag: str | None = Field(default=None, sa_column=Column(String(300)))
+    last_modified: str | None = Field(default=None, sa_column=Column(String(100)))
+    # Link health: the original page as the periodic checks last saw it (SourceStatus).
+    source_status: str = Field(
+        default=SourceStatus.UNCHECKED.value,
+        sa_column=Column(String(16), nullable=False, server_default=SourceStatus.UNCHECKED.value),
+    )
+    source_checked_at: dt.datetime | None = Field(default=None, sa_column=_ts())
+    source_failures: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    source_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Pearl(SQLModel, table=True):
@@ -125,6 +150,92 @@ class Pearl(SQLModel, table=True):
     position: int = Field(default=0)
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     added_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class JobKind(enum.StrEnum):
+    FETCH = "fetch"  # fetch, extract, sanitise and store an article (add, sync, refresh)
+    CHECK = "check"  # link health: is the original still there? (stored copy untouched)
+
+
+class JobState(enum.StrEnum):
+    """queued -> running (leased) -> done | failed; a running job whose lease ran out (its
+    worker was killed) is queued again, or failed once it has used its attempts."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ACTIVE_JOB_STATES = (JobState.QUEUED.value, JobState.RUNNING.value)
+_ACTIVE = text("state IN ('queued', 'running')")
+
+
+class Job(SQLModel, table=True):
+    """One unit of work of the durable ingest queue (aggregator/queue.py)."""
+
+    __tablename__ = "job"
+    # At most one queued or running job per article and kind: adding a URL twice, or fifty
+    # times at once, makes one job (SECURITY A11).
+    __table_args__ = (
+        Index(
+            "uq_job_active",
+            "article_id",
+            "kind",
+            unique=True,
+            sqlite_where=_ACTIVE,
+            postgresql_where=_ACTIVE,
+        ),
+        Index("ix_job_state_run_after", "state", "run_after"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    article_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("article.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    state: str = Field(default=JobState.QUEUED.value, sa_column=Column(String(16), nullable=False))
+    # Conditional GET on refresh: send the stored validators (off for a forced re-extraction).
+    conditional: bool = Field(default=False)
+    attempts: int = Field(default=0)  # claims so far, counted when a worker takes the job
+    max_attempts: int = Field(default=3)
+    run_after: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    lease_until: dt.datetime | None = Field(default=None, sa_column=_ts())
+    leased_by: str | None = Field(default=None, sa_column=Column(String(200)))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Host(SQLModel, table=True):
+    """Politeness state per host, shared by every worker process: the next moment a request
+    may be sent to it (aggregator/queue.py takes the slot before fetching)."""
+
+    __tablename__ = "host"
+
+    name: str = Field(sa_column=Column(String(300), primary_key=True))
+    next_fetch_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class RawResponse(SQLModel, table=True):
+    """A raw HTTP response as fetched, kept as one gzipped WARC record (aggregator/archive.py),
+    so a better extractor can re-extract without fetching again."""
+
+    __tablename__ = "raw_response"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("article.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    url: str = Field(sa_column=Column(String(2048), nullable=False))
+    http_status: int
+    fetched_at: dt.datetime = Field(sa_column=_ts(nullable=False))
+    warc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 # --- Read models: what the board and the API show -------------------------------------------

@@ -24,8 +24,10 @@ class Settings(BaseSettings):
     collections_dir: Path = Field(default_factory=_default_collections_dir)
 
     # Outbound fetching (see ../shared/SECURITY.md, section 0).
-    user_agent: str = "Perles/0.1 (+https://github.com/perles-board/perles; curated link board)"
+    # Named in every request's User-Agent, so a site's operator can find who fetched and why.
+    contact_url: str = "https://github.com/perles-board/perles"
     connect_timeout: float = 5.0
+    dns_timeout: float = 5.0
     read_timeout: float = 10.0
     total_timeout: float = 25.0
     max_body_bytes: int = 5 * 1024 * 1024
@@ -35,9 +37,38 @@ class Settings(BaseSettings):
     # production; tests put their own 127.0.0.1 servers here ("127.0.0.1", "127.0.0.0/8").
     allow_private_hosts: frozenset[str] = frozenset()
 
+    # Politeness: robots.txt is honoured (cached per host for robots_ttl seconds), one request
+    # at a time per host with host_delay seconds between them; 429/503 are retried after their
+    # Retry-After, capped at retry_cap seconds.
+    respect_robots: bool = True
+    robots_ttl: float = 3600.0
+    host_delay: float = 1.0
+    retry_base: float = 30.0  # first backoff; doubles with each attempt
+    retry_cap: float = 3600.0
+
+    # The durable ingest queue (aggregator/queue.py): a job is tried max_attempts times; a
+    # worker holds a job's lease for lease_seconds (renewed while it works), after which a
+    # killed worker's job is taken again. `perles serve` runs serve_workers in-process.
+    max_attempts: int = 3
+    lease_seconds: float = 120.0
+    workers: int = 2
+    serve_workers: int = 1
+
+    # Link health (aggregator/health.py): sources are checked every check_interval_hours; a
+    # source failing dead_after checks in a row (or 404/410, or no DNS) is marked dead.
+    check_interval_hours: float = 24.0 * 7
+    dead_after: int = 3
+    # Raw responses kept per article (WARC records) so pages can be re-extracted offline.
+    raw_responses_kept: int = 3
+
     # Extraction runs in a worker process, killed past the timeout (aggregator/isolation.py).
     extract_timeout: float = 20.0
     extract_memory_mb: int = 1024  # the worker's address-space cap (Linux); 0 for none
+
+    @property
+    def user_agent(self) -> str:
+        """Names Perles and where to reach whoever runs it (SECURITY decision 4, issue 4)."""
+        return f"Perles/0.3 (+{self.contact_url}; curated link board)"
 
     host: str = "127.0.0.1"
     port: int = 8000
