@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -50,25 +51,39 @@ class Capture:
 
 def read_captures(path: Path) -> dict[str, Capture]:
     """Read every response record of a WARC file, keyed by target URL."""
-    captures: dict[str, Capture] = {}
     with path.open("rb") as stream:
-        for record in ArchiveIterator(stream):
-            if record.rec_type != "response":
-                continue
-            url = record.rec_headers.get_header("WARC-Target-URI")
-            date = record.rec_headers.get_header("WARC-Date")
-            http_headers = record.http_headers
-            captures[url] = Capture(
-                url=url,
-                status=int(http_headers.get_statuscode()),
-                headers=[(name, value) for name, value in http_headers.headers],
-                # raw_stream, not content_stream: the body stays as served (no de-chunking,
-                # no decompression), which is what write_captures stored.
-                body=record.raw_stream.read(),
-                captured_at=iso_date_to_datetime(date, tz_aware=True) if date else None,
-                note=record.rec_headers.get_header(NOTE_HEADER),
-            )
+        return read_stream(stream)
+
+
+def read_stream(stream: BinaryIO) -> dict[str, Capture]:
+    """Read every response record of a WARC stream (plain or gzipped), keyed by target URL."""
+    captures: dict[str, Capture] = {}
+    for record in ArchiveIterator(stream):
+        if record.rec_type != "response":
+            continue
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        date = record.rec_headers.get_header("WARC-Date")
+        http_headers = record.http_headers
+        captures[url] = Capture(
+            url=url,
+            status=int(http_headers.get_statuscode()),
+            headers=[(name, value) for name, value in http_headers.headers],
+            # raw_stream, not content_stream: the body stays as served (no de-chunking,
+            # no decompression), which is what write_captures stored.
+            body=record.raw_stream.read(),
+            captured_at=iso_date_to_datetime(date, tz_aware=True) if date else None,
+            note=record.rec_headers.get_header(NOTE_HEADER),
+        )
     return captures
+
+
+def record_bytes(capture: Capture) -> bytes:
+    """`capture` as one gzipped WARC response record: a valid .warc.gz on its own, and
+    records concatenated are a valid .warc.gz too."""
+    out = BytesIO()
+    writer = WARCWriter(out, gzip=True, warc_version=WARC_VERSION)
+    writer.write_record(_response_record(writer, capture))
+    return out.getvalue()
 
 
 def write_captures(path: Path, captures: Iterable[Capture], info: dict[str, str]) -> None:
