@@ -10,29 +10,45 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
+
+from aggregator.errors import StorageError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE = "perles_write"  # execution option marking a connection that is about to write
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+BUSY_TIMEOUT_MS = 5000  # how long an SQLite write waits for another writer before giving up
+
+
+def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+
+        def pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let the "begin" listener issue BEGIN itself
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        event.listen(engine, "connect", pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
 
+    def lock_timeout(dbapi_conn: Any, _record: Any) -> None:
+        # PostgreSQL waits for a lock forever by default; like SQLite's busy timeout, a write
+        # blocked past this gives up with "lock timeout" (StorageError database_busy, D05).
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
+        dbapi_conn.commit()
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # let the "begin" listener issue BEGIN itself
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+    event.listen(engine, "connect", lock_timeout)
+    return engine
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -69,11 +85,45 @@ def is_empty(engine: Engine) -> bool:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A write session: committed on success, rolled back on error."""
+    """A write session: committed on success, rolled back on error.
+
+    A database that is busy past its timeout, full or gone raises StorageError after the
+    rollback, so callers see one stable error and nothing half-written (SECURITY D04, D05, D09).
+    """
     with Session(engine.execution_options(**{WRITE: True}), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            storage = storage_error(exc)
+            if storage is not None:
+                raise storage from exc
             raise
+
+
+# Messages of SQLite and PostgreSQL (psycopg) for faults outside the data itself.
+_BUSY = ("database is locked", "database table is locked", "lock timeout", "deadlock detected")
+_FULL = ("database or disk is full", "disk full", "no space left on device", "disk i/o error")
+_DOWN = (
+    "server closed the connection",
+    "terminating connection",
+    "connection refused",
+    "could not connect",
+    "connection is closed",
+    "consuming input failed",
+)
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """The StorageError `exc` stands for, or None when it is not a storage fault."""
+    if not isinstance(exc, OperationalError | DBAPIError):
+        return None
+    text = str(exc.orig if isinstance(exc, DBAPIError) else exc).lower()
+    if any(marker in text for marker in _BUSY):
+        return StorageError("the database is busy; try again in a moment", code="database_busy")
+    if any(marker in text for marker in _FULL):
+        return StorageError("the database has no space left", code="storage_full")
+    if exc.connection_invalidated or any(marker in text for marker in _DOWN):
+        return StorageError(f"the database is unreachable: {text[:200]}", code="database_down")
+    return None

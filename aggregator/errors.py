@@ -11,7 +11,10 @@ PerlesError
 │   └── BadContent      wrong content type, undecodable body, HTTP error status
 ├── ExtractionError     no readable article in the page
 │   └── NotAnArticle    read, but a home page, a login wall, an empty shell...; carries `kind`
-└── CatalogError        a collections/*.toml file is invalid
+├── CatalogError        a collections/*.toml file is invalid
+└── StorageError        the database cannot take the write now: busy past its timeout
+                        (database_busy), full (storage_full) or unreachable (database_down);
+                        nothing was half-written, and a retry later can succeed
 """
 
 from __future__ import annotations
@@ -115,3 +118,9 @@ class NotAnArticle(ExtractionError):
 
 class CatalogError(PerlesError):
     code = "invalid_collection_file"
+
+
+class StorageError(PerlesError):
+    """A write the database refused for a reason outside the data (SECURITY D04, D05, D09)."""
+
+    code = "storage_unavailable"

@@ -13,8 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aggregator.db import storage_error
 from aggregator.errors import (
     CatalogError,
     ExtractionError,
@@ -22,6 +24,7 @@ from aggregator.errors import (
     InvalidURL,
     NotFound,
     PerlesError,
+    StorageError,
 )
 from web.security import security_headers
 
@@ -34,7 +37,9 @@ STATUS_OF: dict[type[PerlesError], int] = {
     ExtractionError: 422,
     FetchError: 502,  # the page we were asked to read failed upstream
     CatalogError: 500,
+    StorageError: 503,  # with Retry-After: the database is busy, full or restarting
 }
+RETRY_AFTER = "5"  # seconds, on a 503
 
 TITLES = {
     400: "Requête incorrecte",
@@ -43,12 +48,14 @@ TITLES = {
     422: "Adresse invalide",
     500: "Erreur interne",
     502: "Source indisponible",
+    503: "Service momentanément indisponible",
 }
 EXPLANATIONS = {
     404: "Cette page n'existe pas, ou plus. La collection a peut-être été renommée.",
     405: "Cette adresse ne répond pas à ce type de requête.",
     422: "Cette adresse n'est pas valide : vérifiez l'identifiant ou le nom de la collection.",
     500: "Une erreur inattendue s'est produite de notre côté. Réessayez dans un instant.",
+    503: "La base de données est occupée ou redémarre. Réessayez dans quelques secondes.",
 }
 
 
@@ -104,7 +111,17 @@ def perles_error(request: Request, exc: Exception) -> Response:
     status = next((STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF), 500)
     if status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
-    return error_response(request, status, exc.code, exc.message)
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+    return error_response(request, status, exc.code, exc.message, headers=headers)
+
+
+def database_error(request: Request, exc: Exception) -> Response:
+    # A read that meets a busy, full or dropped database (writes already raise StorageError in
+    # db.session_scope) is a 503 the client may retry; any other database error is a bug.
+    storage = storage_error(exc)
+    if storage is None:
+        return unexpected_error(request, exc)
+    return perles_error(request, storage)
 
 
 def http_error(request: Request, exc: Exception) -> Response:
@@ -137,6 +154,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Register every exception handler of the app."""
     app.add_exception_handler(PerlesError, perles_error)
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected_error)
