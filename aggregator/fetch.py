@@ -1,9 +1,11 @@
 """The only module that talks HTTP to the outside: one client, explicit limits, safe decoding.
 
 Every hop of a fetch goes through the URL policy (aggregator.urls) and, on the real network,
-through a check of every address the host resolves to. Redirects are followed by hand (the
-redirect body is never read), the body is decompressed by our own bounded decoder, and bytes
-are decoded to `str` here, with an allow-list of encodings, before any parser sees them.
+through the guarded backend (aggregator.netguard), which checks every address the host resolves
+to where the socket opens and connects to the address it checked. Redirects are followed by
+hand (the redirect body is never read), the body is decompressed by our own bounded decoder,
+and bytes are decoded to `str` here, with an allow-list of encodings, before any parser sees
+them.
 """
 
 from __future__ import annotations
@@ -11,35 +13,30 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
-import socket
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from bs4.dammit import EncodingDetector
 
 from aggregator.errors import BadContent, FetchError, InvalidURL, Refused, TooLarge
+from aggregator.netguard import (
+    LIMITS,
+    GuardedTransport,
+    Resolver,
+    guarded_transport,
+    system_resolver,
+)
 from aggregator.settings import Settings
-from aggregator.urls import check_addresses, check_target, host_of, normalize
+from aggregator.urls import check_target, normalize
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 REDIRECTS = {301, 302, 303, 307, 308}
 CAPTURED_AT = "perles.captured_at"  # response extension: when a replayed page was captured
-
-Resolver = Callable[[str, int], list[str]]
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (the policy refuses the host if any is private)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchError(f"cannot resolve {host}: {exc.strerror}", code="dns_error") from None
-    return [str(info[4][0]) for info in infos]
 
 
 @dataclass(frozen=True)
@@ -65,9 +62,15 @@ class Fetcher:
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = system_resolver,
     ) -> None:
-        # `resolver=None` only with a transport that opens no connection (replay, MockTransport).
+        # Without a transport, connections go through the guarded backend, resolving with
+        # `resolver` (tests give a stub). `resolver=None` says that `transport` opens no
+        # connection (replay, MockTransport); a transport given is used as it is.
+        if transport is None:
+            if resolver is None:
+                raise ValueError("resolver=None needs a transport that opens no connection")
+            transport = guarded_transport(settings, resolver)
         self.settings = settings
-        self.resolver = resolver
+        self.networked = isinstance(transport, GuardedTransport)
         self._client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(
@@ -81,7 +84,7 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
                 "Accept-Language": "fr,en;q=0.8",
             },
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
+            limits=LIMITS,
         )
 
     def __enter__(self) -> Fetcher:
@@ -120,17 +123,17 @@ class Fetcher:
         raise FetchError(f"more than {self.settings.max_redirects} redirects", code="redirects")
 
     def _vet(self, url: str) -> None:
-        allow = self.settings.allow_private_hosts
-        check_target(url, self.settings.allowed_ports, allow)
-        if self.resolver is not None:
-            host = host_of(url)
-            port = httpx.URL(url).port or (443 if url.startswith("https:") else 80)
-            check_addresses(host, self.resolver(host, port), allow)
+        # The URL policy, before any I/O; the addresses are checked where the socket opens.
+        check_target(url, self.settings.allowed_ports, self.settings.allow_private_hosts)
 
     def _next_hop(self, current: str, response: httpx.Response) -> str:
         location = response.headers.get("location", "")
         if not location.strip():
             raise FetchError("redirect without a Location", code="bad_redirect")
+        parts = urlsplit(location.strip())
+        if parts.scheme and not parts.netloc:
+            # "http:///x", "http:x": urljoin keeps our host, a browser reads another; refused.
+            raise Refused(f"redirect to {location!r} names no host", code="refused_redirect")
         try:
             return normalize(urljoin(current, location))
         except InvalidURL as exc:

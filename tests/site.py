@@ -1,9 +1,12 @@
-"""A real HTTP server on 127.0.0.1 serving canned responses, for end-to-end fetch tests."""
+"""Real servers on loopback for end-to-end fetch tests: canned pages (`serve`), hand-written
+hostile answers (`serve_raw`), and canaries that count every connection they accept."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,7 +45,9 @@ class Site:
 
 
 @contextmanager
-def serve(site: Site) -> Iterator[Site]:
+def serve(site: Site, host: str = "127.0.0.1", port: int = 0) -> Iterator[Site]:
+    """Serve `site` on host:port (0: any free port); HTTP/1.0, one connection per request."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             site.hits[self.path] = site.hits.get(self.path, 0) + 1
@@ -57,8 +62,8 @@ def serve(site: Site) -> Iterator[Site]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    server = ThreadingHTTPServer((host, port), Handler)
+    site.base = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
@@ -66,3 +71,93 @@ def serve(site: Site) -> Iterator[Site]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class Listener:
+    """A TCP listener on host:port whose connections are each given to `handle` in a thread.
+
+    `accepts` counts the connections accepted: a canary (`handle=None`) proves that nothing
+    reached an address the fetcher must refuse.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.2",
+        port: int = 0,
+        handle: Callable[[socket.socket], None] | None = None,
+    ) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
+        self.host, self.port = host, int(self.sock.getsockname()[1])
+        self.accepts = 0
+        self.handle = handle
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepts += 1
+            if self.handle is None:
+                conn.close()
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        assert self.handle is not None
+        # The fetcher hanging up on a hostile answer (OSError here) is the point of the test.
+        with conn, contextlib.suppress(OSError):
+            self.handle(conn)
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    """The request head a client sent on `conn` (up to the blank line)."""
+    data = b""
+    conn.settimeout(5)
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def free_port_on(*hosts: str) -> int:
+    """A port number free on every one of `hosts` (a server and its canaries share it)."""
+    for _ in range(50):
+        probe = socket.socket()
+        probe.bind((hosts[0], 0))
+        port = int(probe.getsockname()[1])
+        others = []
+        try:
+            for host in hosts[1:]:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                other = socket.socket(family)
+                others.append(other)
+                other.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            probe.close()
+            for other in others:
+                other.close()
+        return port
+    raise RuntimeError(f"no port free on all of {hosts}")

@@ -1,0 +1,249 @@
+"""The guarded backend against real loopback servers: where the socket opens, what it connects to.
+
+The server under test listens on 127.0.0.1 (the one address these settings allow); canaries on
+127.0.0.2 and [::1], same port, count every connection they accept and must count none. A spy
+in place of socket.create_connection records every connection attempt.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from aggregator.errors import FetchError, Refused
+from aggregator.fetch import Fetcher
+from aggregator.netguard import Resolver, guarded_transport
+from aggregator.settings import Settings
+from tests.site import Listener, Site, free_port_on, serve
+
+PAGE = "<html><body><p>Une page servie en boucle locale.</p></body></html>"
+PUBLIC = "93.184.215.14"  # a public address: never connected to, every test refuses first
+
+
+class Spy:
+    """Stands in for socket.create_connection and records every address it is asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def __call__(self, address: tuple[str, int], timeout: float | None = None) -> socket.socket:
+        self.calls.append(address)
+        return socket.create_connection(address, timeout)
+
+
+def settings_for(port: int, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": "sqlite://",
+        "allow_private_hosts": frozenset({"127.0.0.1"}),
+        "allowed_ports": frozenset({80, 443, port}),
+        "respect_robots": False,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def guarded(settings: Settings, resolver: Resolver, spy: Spy) -> Fetcher:
+    return Fetcher(settings, transport=guarded_transport(settings, resolver, spy))
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[Site, list[Listener]]]:
+    """A site on 127.0.0.1:P and canaries on 127.0.0.2:P and [::1]:P."""
+    port = free_port_on("127.0.0.1", "127.0.0.2", "::1")
+    with ExitStack() as stack:
+        canaries = [stack.enter_context(Listener(host, port)) for host in ("127.0.0.2", "::1")]
+        site = stack.enter_context(serve(Site(), port=port))
+        yield site, canaries
+
+
+def test_rebinding_connects_only_to_the_address_it_checked(
+    world: tuple[Site, list[Listener]],
+) -> None:
+    """SECURITY U18: the answer that was vetted is the one connected to; 0 connections to the
+    private answers a rebinding resolver gives on every later query."""
+    site, canaries = world
+    port = int(site.base.rsplit(":", 1)[1])
+    answers: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        answers.append("127.0.0.1" if not answers else "127.0.0.2")
+        return [answers[-1]]
+
+    site.page("/a", PAGE)
+    spy = Spy()
+    with guarded(settings_for(port), rebinding, spy) as f:
+        assert f.fetch(f"http://rebind.example.org:{port}/a").html == PAGE
+        # The server closes each connection (HTTP/1.0): the next fetch resolves again.
+        with pytest.raises(Refused) as refused:
+            f.fetch(f"http://rebind.example.org:{port}/a")
+    assert refused.value.code == "refused_address"
+    assert answers == ["127.0.0.1", "127.0.0.2"]  # one resolution per connection, no more
+    assert spy.calls == [("127.0.0.1", port)]
+    assert site.hits == {"/a": 1}
+    assert [c.accepts for c in canaries] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["127.0.0.2"],  # U16
+        [PUBLIC, "127.0.0.2"],  # U17: one public and one private record
+        ["127.0.0.2", PUBLIC],
+        [PUBLIC, "::1"],
+        ["127.0.0.1", "10.0.0.1"],  # the allowed address does not vouch for the other
+        [PUBLIC, "::ffff:127.0.0.2"],
+        [PUBLIC, "169.254.169.254"],
+    ],
+)
+def test_a_host_with_any_private_address_is_refused_before_connecting(
+    world: tuple[Site, list[Listener]], addresses: list[str]
+) -> None:
+    """SECURITY U16, U17: any non-public record refuses the host; no connection attempted."""
+    site, canaries = world
+    port = int(site.base.rsplit(":", 1)[1])
+    spy = Spy()
+    with (
+        guarded(settings_for(port), lambda h, p: addresses, spy) as f,
+        pytest.raises(Refused) as refused,
+    ):
+        f.fetch(f"http://mixed.example.org:{port}/")
+    assert refused.value.code == "refused_address" and not refused.value.transient
+    assert spy.calls == [] and site.hits == {}
+    assert [c.accepts for c in canaries] == [0, 0]
+
+
+def test_an_address_literal_is_checked_without_asking_the_resolver() -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise AssertionError(f"resolved {host}")
+
+    with serve(Site()) as site:
+        site.page("/", PAGE)
+        port = int(site.base.rsplit(":", 1)[1])
+        spy = Spy()
+        with guarded(settings_for(port), resolver, spy) as f:
+            assert f.fetch(site.base + "/").status == 200
+        assert spy.calls == [("127.0.0.1", port)]
+
+
+def test_the_vetted_addresses_are_tried_in_order() -> None:
+    """A dead first address does not end the fetch: the next vetted one is tried."""
+    port = free_port_on("127.0.0.1", "127.0.0.3")
+    with serve(Site(), port=port) as site:
+        site.page("/", PAGE)
+        spy = Spy()
+        settings = settings_for(port, allow_private_hosts=frozenset({"127.0.0.1", "127.0.0.3"}))
+        with guarded(settings, lambda h, p: ["127.0.0.3", "127.0.0.1"], spy) as f:
+            assert f.fetch(f"http://two.example.org:{port}/").status == 200
+    assert spy.calls == [("127.0.0.3", port), ("127.0.0.1", port)]
+
+
+def test_a_hanging_resolver_is_a_clean_error_within_the_dns_timeout() -> None:
+    """SECURITY U19: a resolver that hangs 30 s; the fetch fails at dns_timeout, transient."""
+    release = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        release.wait(30)
+        return ["127.0.0.1"]
+
+    spy = Spy()
+    start = time.monotonic()
+    try:
+        with (
+            guarded(settings_for(80, dns_timeout=0.5), hanging, spy) as f,
+            pytest.raises(FetchError) as failed,
+        ):
+            f.fetch("http://slow-dns.example.org/")
+    finally:
+        release.set()
+    elapsed = time.monotonic() - start
+    assert failed.value.code == "dns_timeout" and failed.value.transient
+    assert 0.4 < elapsed < 1.5 and spy.calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "transient"),
+    [
+        (socket.EAI_NONAME, "dns_error", False),  # NXDOMAIN: the name does not exist
+        (socket.EAI_AGAIN, "dns_temporary", True),  # SERVFAIL or no answer: try later
+    ],
+)
+def test_resolver_failures_say_whether_a_retry_may_help(
+    error: int, code: str, transient: bool
+) -> None:
+    """SECURITY U19: NXDOMAIN is permanent (link health marks the source dead); SERVFAIL is not."""
+
+    def failing(host: str, port: int) -> list[str]:
+        raise socket.gaierror(error, "stub resolver")
+
+    with guarded(settings_for(80), failing, Spy()) as f, pytest.raises(FetchError) as failed:
+        f.fetch("http://gone.example.org/")
+    assert (failed.value.code, failed.value.transient) == (code, transient)
+
+
+# Redirect targets a public page might send us to (SECURITY U35-U38); {p} is the canaries' port.
+REDIRECT_VECTORS = [
+    "http://127.0.0.2:{p}/",
+    "http://[::1]:{p}/",
+    "http://localhost:{p}/",
+    "http://2130706434:{p}/",
+    "http://0x7f000002:{p}/",
+    "http://127.2:{p}/",
+    "http://0.0.0.0:{p}/",
+    "http://[::ffff:127.0.0.2]:{p}/",
+    "http://[::127.0.0.2]:{p}/",
+    "http://[64:ff9b::7f00:2]:{p}/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.1/",
+    "http://100.64.0.1/",
+    "http://rebound.example.org:{p}/",  # a name the stub resolves to 127.0.0.2
+    "http://mixed.example.org:{p}/",  # a public and a private record
+    "//127.0.0.2:{p}/",
+    "/\\127.0.0.2/",
+    "http:///x",
+    "",
+    "file:///etc/passwd",
+    "gopher://127.0.0.2:{p}/_FLUSHALL",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+]
+
+
+REFUSALS = {"refused_address", "refused_host", "refused_redirect", "bad_redirect"}
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_to_refused_targets_open_no_connection(
+    world: tuple[Site, list[Listener]], status: int
+) -> None:
+    """SECURITY U35-U38: every vector, by every redirect status: refused at the hop, the only
+    connections are to the server that redirected, the canaries accept none."""
+    site, canaries = world
+    port = int(site.base.rsplit(":", 1)[1])
+    stub = {"rebound.example.org": ["127.0.0.2"], "mixed.example.org": [PUBLIC, "127.0.0.2"]}
+    spy = Spy()
+    refused = 0
+    with guarded(settings_for(port), lambda h, p: stub[h], spy) as f:
+        for n, vector in enumerate(REDIRECT_VECTORS):
+            url = site.redirect(f"/r{n}", vector.format(p=port), status)
+            with pytest.raises(FetchError) as failed:
+                f.fetch(url)
+            assert failed.value.code in REFUSALS, (
+                vector,
+                failed.value.code,
+            )
+            refused += 1
+    assert refused == len(REDIRECT_VECTORS)
+    assert set(spy.calls) == {("127.0.0.1", port)}
+    assert sorted(site.hits) == sorted(f"/r{n}" for n in range(len(REDIRECT_VECTORS)))
+    assert [c.accepts for c in canaries] == [0, 0]
+
+
+def test_without_a_transport_resolver_none_is_a_mistake() -> None:
+    """resolver=None means "this transport opens no connection": it needs such a transport."""
+    with pytest.raises(ValueError):
+        Fetcher(settings_for(80), resolver=None)
