@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from bs4.dammit import EncodingDetector
 
+from aggregator import netguard
 from aggregator.errors import BadContent, FetchError, InvalidURL, Refused, TooLarge
 from aggregator.netguard import (
     LIMITS,
@@ -102,24 +103,34 @@ class Fetcher:
         self._client.close()
 
     def fetch(self, url: str) -> Page:
-        """GET `url`, following at most `max_redirects` vetted redirects, within the deadline."""
+        """GET `url`, following at most `max_redirects` vetted redirects, within the deadline.
+
+        The deadline (`total_timeout`, monotonic) covers everything: resolution, connection,
+        TLS, headers and body of every hop; each socket wait is cut to what is left of it.
+        """
         deadline = time.monotonic() + self.settings.total_timeout
         current = normalize(url)
-        for _hop in range(self.settings.max_redirects + 1):
-            self._vet(current)
-            try:
-                with self._client.stream("GET", current) as response:
-                    if response.status_code in REDIRECTS:
-                        current = self._next_hop(current, response)
-                        continue
-                    return self._read(url, current, response, deadline)
-            except httpx.InvalidURL as exc:
-                # httpx parses a redirect's Location itself (for `next_request`) before we see it.
-                raise Refused(f"redirect refused: {exc}", code="refused_redirect") from None
-            except httpx.TimeoutException:
-                raise FetchError(f"timed out fetching {current}", code="timeout") from None
-            except httpx.HTTPError as exc:
-                raise FetchError(f"network error: {exc}", code="network") from None
+        with netguard.deadline(deadline):
+            for _hop in range(self.settings.max_redirects + 1):
+                self._vet(current)
+                try:
+                    with self._client.stream("GET", current) as response:
+                        if response.status_code in REDIRECTS:
+                            current = self._next_hop(current, response)
+                            continue
+                        return self._read(url, current, response, deadline)
+                except httpx.InvalidURL as exc:
+                    # httpx parses a redirect's Location itself (for `next_request`) first.
+                    raise Refused(f"redirect refused: {exc}", code="refused_redirect") from None
+                except httpx.TimeoutException:
+                    if time.monotonic() >= deadline - 0.01:  # the cut timeout fired
+                        raise FetchError(
+                            f"{current} took more than {self.settings.total_timeout:g} s",
+                            code="deadline",
+                        ) from None
+                    raise FetchError(f"timed out fetching {current}", code="timeout") from None
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"network error: {exc}", code="network") from None
         raise FetchError(f"more than {self.settings.max_redirects} redirects", code="redirects")
 
     def _vet(self, url: str) -> None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
 
 from aggregator.errors import FetchError, Refused
 from aggregator.fetch import Fetcher
-from aggregator.netguard import Resolver, guarded_transport
+from aggregator.netguard import Resolver, guarded_transport, system_resolver
 from aggregator.settings import Settings
-from tests.site import Listener, Site, free_port_on, serve
+from tests.site import Listener, Site, free_port_on, read_request, serve
 
 PAGE = "<html><body><p>Une page servie en boucle locale.</p></body></html>"
 PUBLIC = "93.184.215.14"  # a public address: never connected to, every test refuses first
@@ -247,3 +247,75 @@ def test_without_a_transport_resolver_none_is_a_mistake() -> None:
     """resolver=None means "this transport opens no connection": it needs such a transport."""
     with pytest.raises(ValueError):
         Fetcher(settings_for(80), resolver=None)
+
+
+# --- the total deadline (SECURITY decision 4) ------------------------------------------------
+
+
+def trickle_headers(conn: socket.socket) -> None:
+    """Headers at 1 byte a second, never ending (SECURITY R08)."""
+    read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
+    while True:
+        conn.sendall(b"X")
+        time.sleep(1)
+
+
+def body_every(seconds: float) -> Callable[[socket.socket], None]:
+    """A complete head, then a body of one byte every `seconds` (SECURITY R07)."""
+
+    def handle(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<"
+        )
+        while True:
+            time.sleep(seconds)
+            conn.sendall(b"p")
+
+    return handle
+
+
+def silent(conn: socket.socket) -> None:
+    """TCP accepted, nothing ever sent (SECURITY R09; for https, a handshake that never ends)."""
+    conn.settimeout(60)
+    while conn.recv(4096):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("handle", "scheme"),
+    [
+        (trickle_headers, "http"),
+        (body_every(1), "http"),
+        (body_every(9), "http"),  # below the 10 s read timeout: only the deadline stops it
+        (silent, "http"),
+        (silent, "https"),  # SECURITY R10: TLS handshake never completes
+    ],
+    ids=["headers-1B/s", "body-1B/s", "body-1B/9s", "silent", "tls-silent"],
+)
+@pytest.mark.slow
+def test_slow_servers_stop_at_the_total_deadline(
+    handle: Callable[[socket.socket], None], scheme: str, request: pytest.FixtureRequest
+) -> None:
+    """SECURITY R07, R08, R09, R10: a 2 s deadline stops every one of them at 2 s ± 1 s, with
+    read and connect timeouts (10 s, 5 s) left at their defaults."""
+    with Listener("127.0.0.1", handle=handle) as server:
+        settings = settings_for(server.port, total_timeout=2.0)
+        start = time.monotonic()
+        with guarded(settings, system_resolver, Spy()) as f, pytest.raises(FetchError) as failed:
+            f.fetch(f"{scheme}://127.0.0.1:{server.port}/")
+        elapsed = time.monotonic() - start
+    assert failed.value.code == "deadline", failed.value
+    assert 1.0 <= elapsed <= 3.0, elapsed
+    print(f"{request.node.callspec.id}: stopped after {elapsed:.2f} s (deadline 2 s)")
+
+
+def test_a_silent_server_is_left_at_the_read_timeout_when_it_comes_first() -> None:
+    """SECURITY R09: with a read timeout shorter than the deadline, the read timeout ends it."""
+    with Listener("127.0.0.1", handle=silent) as server:
+        settings = settings_for(server.port, read_timeout=0.5, total_timeout=5.0)
+        start = time.monotonic()
+        with guarded(settings, system_resolver, Spy()) as f, pytest.raises(FetchError) as failed:
+            f.fetch(f"http://127.0.0.1:{server.port}/")
+    assert failed.value.code == "timeout" and time.monotonic() - start < 1.5
