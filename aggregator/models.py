@@ -72,7 +72,7 @@ class SourceStatus(enum.StrEnum):
     DEAD = "dead"  # 404/410, a host that no longer resolves, or failing several checks in a row
 
 
-SANITIZER_VERSION = 1  # bump when sanitize.py's allow-list changes; stored rows get re-sanitised
+SANITIZER_VERSION = 2  # bump when sanitize.py's allow-list changes; stored rows get re-sanitised
 
 
 class Collection(SQLModel, table=True):
