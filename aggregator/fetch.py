@@ -5,13 +5,20 @@ through the guarded backend (aggregator.netguard), which checks every address th
 to where the socket opens and connects to the address it checked. Redirects are followed by
 hand (the redirect body is never read), the body is decompressed by our own bounded decoder,
 and bytes are decoded to `str` here, with an allow-list of encodings, before any parser sees
-them.
+them. An https -> http redirect is followed (SECURITY U39): the request carries no cookie or
+credential to leak, an http URL submitted directly is fetched the same way, and the final URL
+recorded says http://.
+
+Errors tell the queue whether a retry may help (`FetchError.transient`): timeouts, connection
+failures, DNS failures other than "no such name", 429 and 5xx do; 429 and 503 say how long to
+wait (`retry_after`). Policy refusals, 4xx, certificate failures and bad content do not.
 """
 
 from __future__ import annotations
 
 import codecs
 import datetime as dt
+import email.utils
 import re
 import time
 import zlib
@@ -127,10 +134,13 @@ class Fetcher:
                         raise FetchError(
                             f"{current} took more than {self.settings.total_timeout:g} s",
                             code="deadline",
+                            transient=True,
                         ) from None
-                    raise FetchError(f"timed out fetching {current}", code="timeout") from None
+                    raise FetchError(
+                        f"timed out fetching {current}", code="timeout", transient=True
+                    ) from None
                 except httpx.HTTPError as exc:
-                    raise FetchError(f"network error: {exc}", code="network") from None
+                    raise network_error(exc) from None
         raise FetchError(f"more than {self.settings.max_redirects} redirects", code="redirects")
 
     def _vet(self, url: str) -> None:
@@ -153,7 +163,7 @@ class Fetcher:
     def _read(self, url: str, final: str, response: httpx.Response, deadline: float) -> Page:
         status = response.status_code
         if status >= 400 or status in (204, 304):
-            raise BadContent(f"HTTP {status}", code=f"http_{status}")
+            raise status_error(response)
         content_type = response.headers.get("content-type", "")
         mime = content_type.split(";")[0].strip().lower()
         if mime not in HTML_TYPES:
@@ -176,6 +186,43 @@ class Fetcher:
             headers=list(response.headers.multi_items()),
             **({"fetched_at": captured} if isinstance(captured, dt.datetime) else {}),
         )
+
+
+def status_error(response: httpx.Response) -> BadContent:
+    """The error for a status that is not a page: 429 and 5xx may pass, 404 and 410 will not."""
+    status = response.status_code
+    transient = status == 429 or status >= 500
+    wait = retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+    return BadContent(
+        f"HTTP {status}", code=f"http_{status}", transient=transient, retry_after=wait
+    )
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), else None.
+
+    A huge value is kept as the server gave it; the queue caps it (settings.retry_cap).
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)  # RFC 9110 dates are in GMT
+    # The one use of the wall clock: the server's date becomes a delay (deadlines stay monotonic).
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+def network_error(exc: httpx.HTTPError) -> FetchError:
+    """A transport failure as a FetchError: transient, unless a certificate was refused."""
+    if netguard.is_certificate_error(exc):
+        return FetchError(f"TLS certificate refused: {exc}", code="tls_error")
+    return FetchError(f"network error: {exc}", code="network", transient=True)
 
 
 def _coding(response: httpx.Response) -> str:
@@ -202,7 +249,7 @@ def read_bounded(chunks: Iterator[bytes], coding: str, cap: int, deadline: float
         decoder = None  # decided on the first chunk: zlib-wrapped or raw deflate
     for chunk in chunks:
         if time.monotonic() > deadline:
-            raise FetchError("the page took too long to arrive", code="deadline")
+            raise FetchError("the page took too long to arrive", code="deadline", transient=True)
         if coding == "deflate" and decoder is None:
             wrapped = (
                 len(chunk) >= 2 and (chunk[0] & 0x0F) == 8 and (chunk[0] << 8 | chunk[1]) % 31 == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import gzip
 import time
 import zlib
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from aggregator.errors import BadContent, FetchError, Refused, TooLarge
-from aggregator.fetch import Fetcher, decode_body, read_bounded
+from aggregator.fetch import Fetcher, decode_body, read_bounded, retry_after
 from aggregator.settings import Settings
 
 PAGE = "<html><body><p>Été à Montréal – « déjà vu ».</p></body></html>"
@@ -199,3 +201,69 @@ def test_the_user_agent_names_perles() -> None:
     with fetcher(handler) as f:
         f.fetch("https://example.org/")
     assert agents[0].startswith("Perles/")
+
+
+# --- what the queue is told: may a retry help, and when (issue 4, SECURITY R25) --------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "transient", "wait"),
+    [
+        (404, {}, False, None),
+        (410, {}, False, None),
+        (403, {}, False, None),
+        (500, {}, True, None),
+        (502, {"Retry-After": "5"}, True, None),  # only 429 and 503 carry a wait
+        (503, {"Retry-After": "120"}, True, 120.0),
+        (429, {"Retry-After": "999999"}, True, 999999.0),  # kept as given; the queue caps it
+        (429, {"Retry-After": "soon"}, True, None),
+        (429, {}, True, None),
+    ],
+)
+def test_status_errors_say_whether_and_when_to_retry(
+    status: int, headers: dict[str, str], transient: bool, wait: float | None
+) -> None:
+    def handler(r: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"Content-Type": "text/html", **headers})
+
+    with fetcher(handler) as f, pytest.raises(BadContent) as failed:
+        f.fetch("https://example.org/")
+    assert failed.value.code == f"http_{status}"
+    assert (failed.value.transient, failed.value.retry_after) == (transient, wait)
+
+
+def test_retry_after_reads_an_http_date() -> None:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90)
+    wait = retry_after(email.utils.format_datetime(later, usegmt=True))
+    assert wait is not None and 85 <= wait <= 90
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: now
+    for junk in ("", "  ", "-5", "1.5", "Thu, 99 Foo 2015", "１２"):
+        assert retry_after(junk) is None, junk
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (httpx.ConnectTimeout("slow"), "timeout"),
+        (httpx.ReadTimeout("slow"), "timeout"),
+        (httpx.ConnectError("refused"), "network"),
+        (httpx.ReadError("reset"), "network"),
+        (httpx.RemoteProtocolError("closed early"), "network"),
+    ],
+)
+def test_timeouts_and_connection_errors_are_transient(error: Exception, code: str) -> None:
+    def handler(r: httpx.Request) -> httpx.Response:
+        raise error
+
+    with fetcher(handler) as f, pytest.raises(FetchError) as failed:
+        f.fetch("https://example.org/")
+    assert failed.value.code == code and failed.value.transient
+
+
+def test_policy_refusals_and_redirect_loops_are_permanent() -> None:
+    with fetcher(lambda r: httpx.Response(302, headers={"Location": "/"})) as f:
+        with pytest.raises(FetchError) as loop:
+            f.fetch("https://example.org/")
+        with pytest.raises(Refused) as refused:
+            f.fetch("http://127.0.0.1/")
+    assert not loop.value.transient and not refused.value.transient

@@ -8,10 +8,14 @@ in place of socket.create_connection records every connection attempt.
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -319,3 +323,108 @@ def test_a_silent_server_is_left_at_the_read_timeout_when_it_comes_first() -> No
         with guarded(settings, system_resolver, Spy()) as f, pytest.raises(FetchError) as failed:
             f.fetch(f"http://127.0.0.1:{server.port}/")
     assert failed.value.code == "timeout" and time.monotonic() - start < 1.5
+
+
+# --- TLS: the certificate is checked against the host name, never skipped (SECURITY R10) -----
+
+
+@dataclass(frozen=True)
+class Certs:
+    ca: Path  # a test CA, trusted only by the client contexts these tests build
+    leaf: tuple[Path, Path]  # www.example.org, signed by the CA: (cert, key)
+    self_signed: tuple[Path, Path]  # 127.0.0.1, signed by itself
+
+
+def openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    d = tmp_path_factory.mktemp("certs")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", d / "ca.key", "-out", d / "ca.pem", "-days", "2",
+            "-subj", "/CN=Perles test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign")  # fmt: skip
+    openssl("req", *ec, "-keyout", d / "leaf.key", "-out", d / "leaf.csr",
+            "-subj", "/CN=www.example.org")  # fmt: skip
+    (d / "leaf.ext").write_text(
+        "subjectAltName=DNS:www.example.org\nbasicConstraints=CA:FALSE\n"
+        "extendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
+    openssl("x509", "-req", "-in", d / "leaf.csr", "-CA", d / "ca.pem", "-CAkey", d / "ca.key",
+            "-CAcreateserial", "-out", d / "leaf.pem", "-days", "2", "-extfile", d / "leaf.ext")  # fmt: skip
+    openssl("req", "-x509", *ec, "-keyout", d / "self.key", "-out", d / "self.pem", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")  # fmt: skip
+    return Certs(d / "ca.pem", (d / "leaf.pem", d / "leaf.key"), (d / "self.pem", d / "self.key"))
+
+
+def tls_server(cert: tuple[Path, Path], names: list[str], response: bytes) -> Listener:
+    """An HTTPS server on 127.0.0.1 answering `response`; `names` gets each client's SNI."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*cert)
+
+    def sni(sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        names.append(name or "")
+
+    context.sni_callback = sni
+
+    def handle(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            read_request(tls)
+            tls.sendall(response)
+
+    return Listener("127.0.0.1", handle=handle)
+
+
+OK = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+    % (len(PAGE.encode()), PAGE.encode())
+)
+
+
+def test_a_self_signed_certificate_is_refused(certs: Certs) -> None:
+    """SECURITY R10: the default trust store; never verify=False; permanent, no retry."""
+    names: list[str] = []
+    with tls_server(certs.self_signed, names, OK) as server:
+        settings = settings_for(server.port)
+        with guarded(settings, system_resolver, Spy()) as f, pytest.raises(FetchError) as failed:
+            f.fetch(f"https://127.0.0.1:{server.port}/")
+    assert failed.value.code == "tls_error" and not failed.value.transient
+    assert "CERTIFICATE_VERIFY_FAILED" in failed.value.message
+
+
+def test_tls_checks_the_host_name_not_the_vetted_address(certs: Certs) -> None:
+    """SECURITY decision 2: we connect to the address we vetted, yet the certificate must match
+    the URL's host name (sent as SNI): www.example.org passes, other.example.org does not."""
+    names: list[str] = []
+    trusting = ssl.create_default_context(cafile=str(certs.ca))
+    with tls_server(certs.leaf, names, OK) as server:
+        settings = settings_for(server.port)
+        spy = Spy()
+        transport = guarded_transport(settings, lambda h, p: ["127.0.0.1"], spy, trusting)
+        with Fetcher(settings, transport=transport) as f:
+            assert f.fetch(f"https://www.example.org:{server.port}/").html == PAGE
+            with pytest.raises(FetchError) as failed:
+                f.fetch(f"https://other.example.org:{server.port}/")
+    assert failed.value.code == "tls_error" and "match" in failed.value.message
+    assert names == ["www.example.org", "other.example.org"]
+    assert spy.calls == [("127.0.0.1", server.port)] * 2
+
+
+def test_an_https_to_http_redirect_is_followed_and_shows_in_the_final_url(certs: Certs) -> None:
+    """SECURITY U39, decided: allowed. Perles sends no cookie or credential to lose, and an
+    http:// URL submitted directly is fetched anyway; the hop still goes through every check,
+    and the final URL stored and shown says http://."""
+    names: list[str] = []
+    trusting = ssl.create_default_context(cafile=str(certs.ca))
+    with serve(Site()) as site:
+        target = site.page("/plain", PAGE)
+        moved = b"HTTP/1.1 301 Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % target.encode()
+        with tls_server(certs.leaf, names, moved) as server:
+            settings = settings_for(server.port)
+            transport = guarded_transport(settings, lambda h, p: ["127.0.0.1"], Spy(), trusting)
+            with Fetcher(settings, transport=transport) as f:
+                page = f.fetch(f"https://www.example.org:{server.port}/")
+    assert page.final_url == target and page.final_url.startswith("http://")
+    assert site.hits == {"/plain": 1}
