@@ -22,9 +22,10 @@ import email.utils
 import re
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -45,6 +46,10 @@ from aggregator.urls import check_target, normalize
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 REDIRECTS = {301, 302, 303, 307, 308}
 CAPTURED_AT = "perles.captured_at"  # response extension: when a replayed page was captured
+# Longest validators kept, as long as the columns that store them (models.Article).
+ETAG_CAP, LAST_MODIFIED_CAP = 300, 100
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class Page:
     body: bytes = field(repr=False)
     headers: list[tuple[str, str]] = field(repr=False)
     fetched_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    etag: str | None = None  # validators for the next conditional GET (cleaned, capped)
+    last_modified: str | None = None
+    not_modified: bool = False  # a 304 to our conditional GET: html and body are empty
 
 
 class Fetcher:
@@ -109,38 +117,64 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def fetch(self, url: str) -> Page:
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page:
         """GET `url`, following at most `max_redirects` vetted redirects, within the deadline.
 
-        The deadline (`total_timeout`, monotonic) covers everything: resolution, connection,
-        TLS, headers and body of every hop; each socket wait is cut to what is left of it.
+        With `etag` or `last_modified` (from an earlier fetch) the request is conditional, and
+        a 304 answer gives `Page(not_modified=True)` with no body. The deadline (`total_timeout`,
+        monotonic) covers everything: resolution, connection, TLS, headers and body of every
+        hop; each socket wait is cut to what is left of it.
         """
         deadline = time.monotonic() + self.settings.total_timeout
-        current = normalize(url)
+        conditional = {
+            name: value
+            for name, value in (
+                ("If-None-Match", _validator(etag, ETAG_CAP)),
+                ("If-Modified-Since", _validator(last_modified, LAST_MODIFIED_CAP)),
+            )
+            if value is not None
+        }
+
+        def finish(final: str, response: httpx.Response) -> Page:
+            if response.status_code == 304 and conditional:
+                return self._not_modified(url, final, response, conditional)
+            return self._read(url, final, response, deadline)
+
         with netguard.deadline(deadline):
-            for _hop in range(self.settings.max_redirects + 1):
-                self._vet(current)
-                try:
-                    with self._client.stream("GET", current) as response:
-                        if response.status_code in REDIRECTS:
-                            current = self._next_hop(current, response)
-                            continue
-                        return self._read(url, current, response, deadline)
-                except httpx.InvalidURL as exc:
-                    # httpx parses a redirect's Location itself (for `next_request`) first.
-                    raise Refused(f"redirect refused: {exc}", code="refused_redirect") from None
-                except httpx.TimeoutException:
-                    if time.monotonic() >= deadline - 0.01:  # the cut timeout fired
-                        raise FetchError(
-                            f"{current} took more than {self.settings.total_timeout:g} s",
-                            code="deadline",
-                            transient=True,
-                        ) from None
+            return self._exchange(normalize(url), conditional, deadline, finish)
+
+    def _exchange(
+        self,
+        url: str,
+        headers: dict[str, str],
+        deadline: float,
+        finish: Callable[[str, httpx.Response], T],
+    ) -> T:
+        """GET `url` hop by hop (each one vetted), then `finish(final_url, response)`."""
+        current = url
+        for _hop in range(self.settings.max_redirects + 1):
+            self._vet(current)
+            try:
+                with self._client.stream("GET", current, headers=headers) as response:
+                    if response.status_code in REDIRECTS:
+                        current = self._next_hop(current, response)
+                        continue
+                    return finish(current, response)
+            except httpx.InvalidURL as exc:
+                # httpx parses a redirect's Location itself (for `next_request`) first.
+                raise Refused(f"redirect refused: {exc}", code="refused_redirect") from None
+            except httpx.TimeoutException:
+                if time.monotonic() >= deadline - 0.01:  # the cut timeout fired
                     raise FetchError(
-                        f"timed out fetching {current}", code="timeout", transient=True
+                        f"{current} took more than {self.settings.total_timeout:g} s",
+                        code="deadline",
+                        transient=True,
                     ) from None
-                except httpx.HTTPError as exc:
-                    raise network_error(exc) from None
+                raise FetchError(
+                    f"timed out fetching {current}", code="timeout", transient=True
+                ) from None
+            except httpx.HTTPError as exc:
+                raise network_error(exc) from None
         raise FetchError(f"more than {self.settings.max_redirects} redirects", code="redirects")
 
     def _vet(self, url: str) -> None:
@@ -184,8 +218,41 @@ class Fetcher:
             html=decode_body(body, content_type),
             body=body,
             headers=list(response.headers.multi_items()),
-            **({"fetched_at": captured} if isinstance(captured, dt.datetime) else {}),
+            fetched_at=captured if isinstance(captured, dt.datetime) else dt.datetime.now(dt.UTC),
+            etag=_validator(response.headers.get("etag"), ETAG_CAP),
+            last_modified=_validator(response.headers.get("last-modified"), LAST_MODIFIED_CAP),
         )
+
+    def _not_modified(
+        self, url: str, final: str, response: httpx.Response, sent: dict[str, str]
+    ) -> Page:
+        # The answer to our conditional request: the stored copy is current. The validators
+        # are the response's, or those we sent when it repeats none (RFC 9110 lets it omit them).
+        headers = response.headers
+        return Page(
+            url=url,
+            final_url=final,
+            status=304,
+            content_type=headers.get("content-type", ""),
+            html="",
+            body=b"",
+            headers=list(headers.multi_items()),
+            etag=_validator(headers.get("etag"), ETAG_CAP) or sent.get("If-None-Match"),
+            last_modified=_validator(headers.get("last-modified"), LAST_MODIFIED_CAP)
+            or sent.get("If-Modified-Since"),
+            not_modified=True,
+        )
+
+
+def _validator(value: str | None, cap: int) -> str | None:
+    """A validator header cleaned of controls, or None if empty or longer than `cap`.
+
+    A validator cut short would never match again, so one too long is dropped, not truncated.
+    """
+    if value is None:
+        return None
+    cleaned = _CONTROLS.sub("", value).strip()
+    return cleaned if cleaned and len(cleaned) <= cap else None
 
 
 def status_error(response: httpx.Response) -> BadContent:

@@ -267,3 +267,66 @@ def test_policy_refusals_and_redirect_loops_are_permanent() -> None:
         with pytest.raises(Refused) as refused:
             f.fetch("http://127.0.0.1/")
     assert not loop.value.transient and not refused.value.transient
+
+
+# --- conditional GET (issue 4: refreshes ask "has it changed?") -----------------------------
+
+
+def test_a_conditional_get_sends_the_validators_and_reads_a_304() -> None:
+    sent: list[httpx.Headers] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        sent.append(r.headers)
+        if r.headers.get("if-none-match") == '"v1"':
+            return httpx.Response(304, headers={"ETag": '"v1"'})
+        return html(
+            PAGE.encode(), ETag='"v1"', **{"Last-Modified": "Tue, 01 Apr 2025 08:00:00 GMT"}
+        )
+
+    with fetcher(handler) as f:
+        first = f.fetch("https://example.org/")
+        again = f.fetch("https://example.org/", etag=first.etag, last_modified=first.last_modified)
+    assert (first.etag, first.last_modified) == ('"v1"', "Tue, 01 Apr 2025 08:00:00 GMT")
+    assert not first.not_modified and first.html == PAGE
+    assert "if-none-match" not in sent[0] and "if-modified-since" not in sent[0]
+    assert sent[1]["if-none-match"] == '"v1"'
+    assert sent[1]["if-modified-since"] == "Tue, 01 Apr 2025 08:00:00 GMT"
+    assert again.not_modified and again.status == 304
+    assert (again.html, again.body, again.etag) == ("", b"", '"v1"')
+
+
+def test_a_changed_page_answers_200_with_its_new_validators() -> None:
+    def handler(r: httpx.Request) -> httpx.Response:
+        return html(PAGE.encode(), ETag='"v2"')
+
+    with fetcher(handler) as f:
+        page = f.fetch("https://example.org/", etag='"v1"')
+    assert not page.not_modified and page.etag == '"v2"' and page.html == PAGE
+
+
+def test_a_304_to_an_unconditional_request_is_an_error() -> None:
+    """SECURITY R23: a 304 we did not ask for is no page."""
+    with (
+        fetcher(lambda r: httpx.Response(304, headers={"ETag": '"x"'})) as f,
+        pytest.raises(BadContent) as failed,
+    ):
+        f.fetch("https://example.org/")
+    assert failed.value.code == "http_304" and not failed.value.transient
+
+
+def test_validators_are_cleaned_and_capped() -> None:
+    sent: list[httpx.Headers] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        sent.append(r.headers)
+        return html(
+            PAGE.encode(),
+            ETag='"' + "e" * 400 + '"',  # longer than the column: dropped, a cut one never matches
+            **{"Last-Modified": "Tue,\x0b 01 Apr 2025\x7f 08:00:00 GMT"},
+        )
+
+    with fetcher(handler) as f:
+        page = f.fetch("https://example.org/", etag='"a"\r\nX-Injected: 1')
+    assert page.etag is None
+    assert page.last_modified == "Tue, 01 Apr 2025 08:00:00 GMT"
+    assert sent[0]["if-none-match"] == '"a"X-Injected: 1' and "x-injected" not in sent[0]
