@@ -40,6 +40,7 @@ from aggregator.netguard import (
     guarded_transport,
     system_resolver,
 )
+from aggregator.robots import ROBOTS_CAP, Robots, RobotsCache, process_cache
 from aggregator.settings import Settings
 from aggregator.urls import check_target, normalize
 
@@ -77,6 +78,9 @@ class Fetcher:
         settings: Settings,
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = system_resolver,
+        *,
+        robots: bool | None = None,
+        robots_cache: RobotsCache | None = None,
     ) -> None:
         # Without a transport, connections go through the guarded backend, resolving with
         # `resolver` (tests give a stub). `resolver=None` says that `transport` opens no
@@ -87,6 +91,15 @@ class Fetcher:
             transport = guarded_transport(settings, resolver)
         self.settings = settings
         self.networked = isinstance(transport, GuardedTransport)
+        # robots.txt is honoured on the real network; a replayed or mocked web skips it
+        # unless `robots=True` (tests of robots.txt itself).
+        self.robots: Robots | None = None
+        if settings.respect_robots and (self.networked if robots is None else robots):
+            if robots_cache is None:
+                robots_cache = process_cache() if self.networked else RobotsCache()
+            self.robots = Robots(
+                settings.user_agent, settings.robots_ttl, self._robots_txt, robots_cache
+            )
         self._client = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(
@@ -141,7 +154,23 @@ class Fetcher:
             return self._read(url, final, response, deadline)
 
         with netguard.deadline(deadline):
-            return self._exchange(normalize(url), conditional, deadline, finish)
+            return self._exchange(normalize(url), conditional, deadline, finish, self.robots)
+
+    def _robots_txt(self, url: str) -> tuple[int, bytes]:
+        # Within the fetch's deadline (set by `fetch`): the page waits for its robots.txt.
+        deadline = netguard.current_deadline() or time.monotonic() + self.settings.total_timeout
+
+        def finish(final: str, response: httpx.Response) -> tuple[int, bytes]:
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise status_error(response)
+            if not 200 <= status < 300:
+                return status, b""
+            raw = response.iter_raw()
+            return status, read_bounded(raw, _coding(response), ROBOTS_CAP, deadline, truncate=True)
+
+        with netguard.deadline(deadline):
+            return self._exchange(url, {"Accept": "text/plain,*/*;q=0.1"}, deadline, finish, None)
 
     def _exchange(
         self,
@@ -149,11 +178,19 @@ class Fetcher:
         headers: dict[str, str],
         deadline: float,
         finish: Callable[[str, httpx.Response], T],
+        robots: Robots | None,
     ) -> T:
-        """GET `url` hop by hop (each one vetted), then `finish(final_url, response)`."""
+        """GET `url` hop by hop (each one vetted), then `finish(final_url, response)`.
+
+        robots.txt is checked on every hop, not only the first: a redirect to another site is
+        a request to that site, and its robots.txt is the one that speaks for it; hops within
+        one origin find its rules in the cache.
+        """
         current = url
         for _hop in range(self.settings.max_redirects + 1):
             self._vet(current)
+            if robots is not None:
+                robots.check(current)
             try:
                 with self._client.stream("GET", current, headers=headers) as response:
                     if response.status_code in REDIRECTS:
@@ -306,8 +343,13 @@ def _coding(response: httpx.Response) -> str:
     return coding
 
 
-def read_bounded(chunks: Iterator[bytes], coding: str, cap: int, deadline: float) -> bytes:
-    """Decompress `chunks` ourselves: never more than `cap` bytes, never past `deadline`."""
+def read_bounded(
+    chunks: Iterator[bytes], coding: str, cap: int, deadline: float, *, truncate: bool = False
+) -> bytes:
+    """Decompress `chunks` ourselves: never more than `cap` bytes, never past `deadline`.
+
+    Past the cap: TooLarge, or with `truncate` the first `cap` bytes (the rest is not read).
+    """
     out = bytearray()
     decoder: zlib._Decompress | None = None
     if coding in ("gzip", "x-gzip"):
@@ -338,6 +380,8 @@ def read_bounded(chunks: Iterator[bytes], coding: str, cap: int, deadline: float
                     break
                 data = decoder.unconsumed_tail
         if len(out) > cap:
+            if truncate:
+                return bytes(out[:cap])
             raise TooLarge(f"page larger than {cap} bytes")
     return bytes(out)
 

@@ -53,6 +53,11 @@ def deadline(at: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
+def current_deadline() -> float | None:
+    """The deadline set by the enclosing `deadline()` block of this thread, if any."""
+    return _deadline.get()
+
+
 def _cut(timeout: float | None, expired: type[Exception]) -> float | None:
     """`timeout` shortened to what is left before the deadline; `expired` if nothing is."""
     at = _deadline.get()
