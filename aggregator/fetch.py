@@ -21,9 +21,11 @@ import datetime as dt
 import email.utils
 import re
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -70,6 +72,16 @@ class Page:
     not_modified: bool = False  # a 304 to our conditional GET: html and body are empty
 
 
+class _NoCookies(DefaultCookiePolicy):
+    """Refuses every cookie: a fetch never carries what another site (or page) set."""
+
+    def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
 class Fetcher:
     """Fetch pages politely and safely; use as a context manager, one per run (one client)."""
 
@@ -114,6 +126,7 @@ class Fetcher:
                 "Accept-Language": "fr,en;q=0.8",
             },
             limits=LIMITS,
+            cookies=CookieJar(policy=_NoCookies()),  # SECURITY R27: Set-Cookie never stored
         )
 
     def __enter__(self) -> Fetcher:

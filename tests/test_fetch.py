@@ -330,3 +330,23 @@ def test_validators_are_cleaned_and_capped() -> None:
     assert page.etag is None
     assert page.last_modified == "Tue, 01 Apr 2025 08:00:00 GMT"
     assert sent[0]["if-none-match"] == '"a"X-Injected: 1' and "x-injected" not in sent[0]
+
+
+def test_set_cookie_is_never_stored_or_sent_back() -> None:
+    """SECURITY R27: 1,000 Set-Cookie headers leave the client's jar empty, and the next
+    request, to the same site, carries no Cookie."""
+    cookies: list[str | None] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        cookies.append(r.headers.get("cookie"))
+        set_cookies = [("Set-Cookie", f"c{n}={n}; Path=/; Max-Age=3600") for n in range(1000)]
+        headers = [("Content-Type", "text/html"), *set_cookies]
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(PAGE.encode()))
+
+    with fetcher(handler) as f:
+        f.fetch("https://example.org/")
+        f.fetch("https://example.org/again")
+        jar = (
+            f._client.cookies.jar
+        )  # the one shared jar; private, read here to prove it stays empty
+    assert len(jar) == 0 and cookies == [None, None]
