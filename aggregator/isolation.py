@@ -248,7 +248,10 @@ def _serve(conn: Connection, target: Target, memory_mb: int) -> None:
     """The child's loop: answer each (html, url) until told to stop or the parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's; it stops us
     _limit_resources(memory_mb)
-    conn.send(_READY)
+    try:
+        conn.send(_READY)
+    except OSError:  # closed before it was ever used (a job that failed at its fetch): done
+        return
     while True:
         try:
             job = conn.recv()
