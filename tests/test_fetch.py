@@ -1,11 +1,15 @@
-"""The fetcher's limits and decoding, with the web faked at the transport (httpx.MockTransport)."""
+"""The fetcher's limits, decoding and error classes, with the web faked at the transport
+(httpx.MockTransport), and hostile answers from real servers on 127.0.0.1 (tests/site.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import gzip
+import socket
 import time
+import tracemalloc
 import zlib
 from collections.abc import Callable
 
@@ -15,6 +19,7 @@ import pytest
 from aggregator.errors import BadContent, FetchError, Refused, TooLarge
 from aggregator.fetch import Fetcher, decode_body, read_bounded, retry_after
 from aggregator.settings import Settings
+from tests.site import Listener, Site, read_request, serve
 
 PAGE = "<html><body><p>Été à Montréal – « déjà vu ».</p></body></html>"
 
@@ -350,3 +355,145 @@ def test_set_cookie_is_never_stored_or_sent_back() -> None:
             f._client.cookies.jar
         )  # the one shared jar; private, read here to prove it stays empty
     assert len(jar) == 0 and cookies == [None, None]
+
+
+# --- hostile answers from real servers on 127.0.0.1 (SECURITY R01, R05, R06, R08, R26) -------
+
+
+def loopback(
+    handle: Callable[[socket.socket], None], **overrides: object
+) -> tuple[Listener, Fetcher]:
+    """A raw server on 127.0.0.1 and a guarded fetcher allowed to reach it (and nothing else)."""
+    server = Listener("127.0.0.1", handle=handle)
+    values: dict[str, object] = {
+        "database_url": "sqlite://",
+        "allow_private_hosts": frozenset({"127.0.0.1"}),
+        "respect_robots": False,
+        **overrides,
+    }
+    return server, Fetcher(Settings(**values))  # type: ignore[arg-type]
+
+
+def answer(head: bytes, body: bytes = b"") -> Callable[[socket.socket], None]:
+    def handle(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(head + b"\r\n" + body)
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 10\r\nContent-Length: 20\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 10, 20\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + b"X-Many: y\r\n" * 10_000,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Long: " + b"a" * 100 * 1024 + b"\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + b"X-Many: y\r\n" * 100_000,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Long: " + b"a" * 1024 * 1024 + b"\r\n",
+        b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\n" + b"X-Many: y\r\n" * 10_000,
+    ],
+    ids=[
+        "two-content-lengths",
+        "content-length-list",
+        "10000-headers",
+        "100KiB-header-line",
+        "100000-headers",
+        "1MiB-header-line",
+        "10000-headers-on-a-redirect",
+    ],
+)
+def test_malformed_or_oversized_heads_are_refused(head: bytes) -> None:
+    """SECURITY R05 (ambiguous framing: h11 refuses it) and R08 (a head over 64 KiB is refused
+    by the fetcher; past 100 KiB still incomplete, h11 refuses it before it is whole)."""
+    server, f = loopback(answer(head, b"<p>" * 10))
+    start = time.monotonic()
+    with server, f, pytest.raises(FetchError) as failed:
+        f.fetch(f"http://127.0.0.1:{server.port}/")
+    assert failed.value.code in {"network", "bad_headers"} and time.monotonic() - start < 2
+    assert not failed.value.transient or failed.value.code == "network"
+
+
+def test_the_cap_counts_bytes_read_not_bytes_declared() -> None:
+    """SECURITY R05: Content-Length 10 before 10 MiB: 10 bytes are read; 999999999 declared
+    with 10 sent: refused before reading."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 10\r\n"
+    server, f = loopback(answer(head, b"<p>abcdefg" + b"x" * 10 * 1024 * 1024))
+    with server, f:
+        assert f.fetch(f"http://127.0.0.1:{server.port}/").body == b"<p>abcdefg"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 999999999\r\n"
+    server, f = loopback(answer(head, b"<p>abcdefg"))
+    with server, f, pytest.raises(TooLarge):
+        f.fetch(f"http://127.0.0.1:{server.port}/")
+
+
+def endless_chunks(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"<p>" + b"x" * 65_533
+    while True:
+        conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+
+@functools.cache
+def bomb() -> bytes:
+    return gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=9)  # ~200 KiB on the wire
+
+
+def gzip_bomb(conn: socket.socket) -> None:
+    read_request(conn)
+    head = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+    conn.sendall(f"{head}Content-Length: {len(bomb())}\r\n\r\n".encode() + bomb())
+
+
+@pytest.mark.parametrize(
+    "handle", [endless_chunks, gzip_bomb], ids=["endless-chunked", "gzip-bomb"]
+)
+def test_endless_and_inflating_bodies_stop_at_the_decoded_cap(
+    handle: Callable[[socket.socket], None],
+) -> None:
+    """SECURITY R01, R06: aborted at the 5 MiB cap, with little memory (traced peak < 32 MiB)."""
+    bomb()  # made before memory is traced
+    server, f = loopback(handle)
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        with server, f, pytest.raises(TooLarge):
+            f.fetch(f"http://127.0.0.1:{server.port}/")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - start < 5 and peak < 32 * 1024 * 1024, peak
+
+
+def test_a_redirect_body_is_never_read() -> None:
+    """SECURITY R26: a 302 carrying 50 MiB of gzip bomb: the next hop is taken at once, the
+    redirect's body is neither read nor decoded (the server cannot send most of it)."""
+    sent = [0]
+    declared = 50 * 1024 * 1024
+    bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))  # repeated: valid gzip members, never inflated
+
+    with serve(Site()) as site:
+        target = site.page("/landing", PAGE)
+
+        def redirect(conn: socket.socket) -> None:
+            read_request(conn)
+            head = (
+                f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Type: text/html\r\n"
+                f"Content-Encoding: gzip\r\nContent-Length: {declared}\r\n\r\n"
+            )
+            conn.sendall(head.encode())
+            conn.settimeout(5)
+            while sent[0] < declared:
+                conn.sendall(bomb)
+                sent[0] += len(bomb)
+
+        server, f = loopback(redirect)
+        start = time.monotonic()
+        with server, f:
+            page = f.fetch(f"http://127.0.0.1:{server.port}/")
+        elapsed = time.monotonic() - start
+    assert page.final_url == target and page.html == PAGE
+    assert elapsed < 2 and sent[0] < declared / 2, (elapsed, sent[0])
