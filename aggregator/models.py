@@ -271,6 +271,11 @@ class Card(_ReadModel):
     added_at: dt.datetime
     fetch_status: str
     last_error: str | None
+    # Link health (aggregator/health.py): SourceStatus, when it was last checked, and the
+    # stable code of what the last failed check met (its message stays in the database).
+    source_status: SourceStatus
+    source_checked_at: dt.datetime | None
+    source_error: str | None
 
 
 class Board(_ReadModel):
@@ -281,7 +286,7 @@ class Board(_ReadModel):
 
 
 class ArticleView(_ReadModel):
-    """The reader page: sanitised copy and attribution."""
+    """The reader page: sanitised copy, attribution, and whether the original still answers."""
 
     id: int
     url: str
@@ -300,4 +305,7 @@ class ArticleView(_ReadModel):
     fetched_at: dt.datetime | None
     checked_at: dt.datetime | None
     last_error: str | None
+    source_status: SourceStatus
+    source_checked_at: dt.datetime | None
+    source_error: str | None
     collections: list[CollectionSummary]

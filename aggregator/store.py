@@ -22,6 +22,7 @@ from aggregator.models import (
     CollectionSummary,
     FetchStatus,
     Pearl,
+    SourceStatus,
     utcnow,
 )
 from aggregator.urls import clean_image_url
@@ -276,6 +277,9 @@ def _card(pearl: Pearl, article: Article) -> Card:
         added_at=pearl.added_at,
         fetch_status=article.fetch_status,
         last_error=article.last_error,
+        source_status=SourceStatus(article.source_status),
+        source_checked_at=article.source_checked_at,
+        source_error=error_code(article.source_error),
     )
 
 
@@ -287,6 +291,13 @@ def shown_image(image_url: str | None) -> str | None:
     in the JSON, which carries what the board shows). It stays stored for a later policy.
     """
     return image_url if image_url and image_url.startswith("https://") else None
+
+
+def error_code(reason: str | None) -> str | None:
+    """The stable code of a stored "code: message" reason. The read models show the code of a
+    link check's failure, not its message, which may name an address our URL policy refused."""
+    code = (reason or "").split(":", 1)[0].strip()
+    return code or None
 
 
 def article_view(session: Session, article_id: int) -> ArticleView:
@@ -313,6 +324,9 @@ def article_view(session: Session, article_id: int) -> ArticleView:
         fetched_at=article.fetched_at,
         checked_at=article.checked_at,
         last_error=article.last_error,
+        source_status=SourceStatus(article.source_status),
+        source_checked_at=article.source_checked_at,
+        source_error=error_code(article.source_error),
         collections=_summaries(session, col(Collection.id).in_(holder_ids)),
     )
 

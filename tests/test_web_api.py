@@ -13,12 +13,13 @@ from sqlmodel import Session
 from aggregator import store
 from aggregator.models import Article
 from aggregator.settings import Settings
-from tests.web_helpers import add_article, count_queries, seed_many
+from tests.web_helpers import add_article, check_source, count_queries, seed_many
 from web.app import create_app
 
 CARD_FIELDS = {
     "article_id", "position", "title", "url", "excerpt", "site_name", "author", "published",
     "language", "word_count", "image", "note", "added_at", "fetch_status", "last_error",
+    "source_status", "source_checked_at", "source_error",
 }  # fmt: skip
 
 
@@ -296,3 +297,60 @@ def test_openapi_documents_the_statuses_the_reason_and_the_image(client: TestCli
     assert "`not_article`" in article and "`last_error`" in article
     schema = spec["components"]["schemas"]["ArticleView"]["properties"]
     assert {"image", "fetch_status", "last_error"} <= set(schema)
+
+
+# --- link health -----------------------------------------------------------------------------
+
+
+def test_cards_and_articles_carry_the_link_health(client: TestClient, session: Session) -> None:
+    c = store.upsert_collection(session, "sante", "Santé des liens")
+    gone = check_source(session, add_article(session, c, "https://gone.example.org/a"), "http_404")
+    slow = check_source(session, add_article(session, c, "https://slow.example.org/b"), "timeout")
+    here = check_source(session, add_article(session, c, "https://here.example.org/c"), None)
+    fresh = add_article(session, c, "https://new.example.org/d")
+    # refused by our URL policy three times: dead, but its message (an address) is not shown
+    walled = check_source(
+        session,
+        add_article(session, c, "https://moved.example.org/e"),
+        "refused_address",
+        times=3,
+        message="moved.example.org resolves to 10.1.2.3",
+    )
+    session.commit()
+    cards = client.get("/api/collections/sante").json()["cards"]
+    assert [(x["source_status"], x["source_error"]) for x in cards] == [
+        ("dead", "http_404"),
+        ("failing", "timeout"),
+        ("alive", None),
+        ("unchecked", None),
+        ("dead", "refused_address"),
+    ]
+    assert [x["source_checked_at"] for x in cards] == ["2027-01-15T08:00:00Z"] * 3 + [
+        None,
+        "2027-01-15T08:00:00Z",
+    ]
+    assert cards[0]["url"] == "https://gone.example.org/a"  # the link is kept
+    data = client.get(f"/api/articles/{gone.id}").json()
+    assert (data["source_status"], data["source_error"]) == ("dead", "http_404")
+    assert data["source_checked_at"] == "2027-01-15T08:00:00Z"
+    # the stored copy and its capture date are still served
+    assert data["content_html"] == "<p>Le corps de l'article.</p>"
+    assert data["fetched_at"] == "2026-11-02T09:30:00Z" and data["fetch_status"] == "ok"
+    for art in (slow, here, fresh, walled):
+        assert client.get(f"/api/articles/{art.id}").json()["source_status"] == (art.source_status)
+    assert "10.1.2.3" not in client.get(f"/api/articles/{walled.id}").text
+    assert "10.1.2.3" not in client.get("/api/collections/sante").text
+
+
+def test_openapi_documents_the_link_health(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    board = spec["paths"]["/api/collections/{slug}"]["get"]["description"]
+    for word in ("`source_status`", "`dead`", "`failing`", "`source_checked_at`", "`http_404`"):
+        assert word in board, word
+    article = spec["paths"]["/api/articles/{article_id}"]["get"]["description"]
+    assert "`source_status`" in article and "`fetched_at`" in article
+    for model in ("Card", "ArticleView"):
+        schema = spec["components"]["schemas"][model]["properties"]
+        assert {"source_status", "source_checked_at", "source_error"} <= set(schema)
+    statuses = spec["components"]["schemas"]["SourceStatus"]["enum"]
+    assert statuses == ["unchecked", "alive", "failing", "dead"]

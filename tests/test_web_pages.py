@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.models import Article, CollectionSummary
-from tests.web_helpers import add_article, count_queries, seed_many
+from tests.web_helpers import add_article, check_source, count_queries, seed_many
 from web.pages import collection_tree
 from web.templating import TEMPLATES_DIR, date_fr, lang_tag, make_templates, safe_url
 
@@ -552,3 +552,98 @@ def test_not_article_sentences_cover_every_kind() -> None:
         assert not_article_reason(f"{exc.code}: {exc.message}") == NOT_ARTICLE_REASONS[kind]
         assert not_article_reason(exc.message) == NOT_ARTICLE_REASONS[kind]
     assert not_article_reason(None) == NOT_ARTICLE_REASONS["other"]
+
+
+# --- link health -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def checked(session: Session) -> dict[str, Article]:
+    """A board whose sources were checked: one gone (404), one failing, one alive, one whose
+    name no longer resolves and of which no copy was ever made."""
+    c = store.upsert_collection(session, "sante", "Santé des liens")
+    arts = {
+        "dead": add_article(session, c, "https://gone.example.org/a", title="Disparu"),
+        "failing": add_article(session, c, "https://slow.example.org/b", title="Lent"),
+        "alive": add_article(session, c, "https://here.example.org/c", title="Présent"),
+        "no_copy": add_article(session, c, "https://nxdomain.example/d", status="failed"),
+    }
+    check_source(session, arts["dead"], "http_404")
+    check_source(session, arts["failing"], "timeout")
+    check_source(session, arts["alive"], None)
+    check_source(session, arts["no_copy"], "dns_error")
+    session.commit()
+    return arts
+
+
+def test_a_dead_source_is_marked_on_its_card_and_its_link_kept(
+    client: TestClient, checked: dict[str, Article]
+) -> None:
+    html = client.get("/c/sante").text
+    card = card_of(html, checked["dead"])
+    assert "card--source-dead" in html.split(f'id="perle-{checked["dead"].id}"')[0][-80:]
+    assert '<span class="badge badge--dead">Source disparue</span>' in card
+    assert (
+        'vérifié le <time datetime="2027-01-15T08:00:00+00:00">15 janvier 2027</time> (404)' in card
+    )
+    links = {u: a for u, a in parse(card).urls if a.get("class") == "source-link"}
+    assert links["https://gone.example.org/a"]["rel"] == "noopener noreferrer nofollow"
+    assert "Page d&#39;origine disparue" in card and "Source originale" not in card
+    assert "Disparu" in card  # still shown with its title and copy link
+    assert f'href="/a/{checked["dead"].id}"' in card
+    no_copy = card_of(html, checked["no_copy"])
+    assert "Source disparue" in no_copy and "(nom de domaine introuvable)" in no_copy
+    for key in ("failing", "alive"):
+        assert "Source disparue" not in card_of(html, checked[key])
+
+
+def test_a_failing_source_has_a_discreet_mark(
+    client: TestClient, checked: dict[str, Article]
+) -> None:
+    html = client.get("/c/sante").text
+    failing = card_of(html, checked["failing"])
+    assert 'class="badge badge--muted"' in failing and "source instable" in failing
+    assert "Source originale" in failing
+    alive = card_of(html, checked["alive"])
+    assert "source instable" not in alive and "badge--dead" not in alive
+    assert "source instable" not in client.get("/c/metier").text  # never checked: no mark
+
+
+def test_reader_of_a_dead_source_serves_the_copy_with_its_capture_date(
+    client: TestClient, checked: dict[str, Article]
+) -> None:
+    html = client.get(f"/a/{checked['dead'].id}").text
+    assert re.search(r'<div class="prose" lang="fr">\s*<p>Le corps de l\'article\.</p>', html)
+    notice = html.split('class="reader__notice"')[1].split("</p>")[0]
+    text = " ".join(re.sub(r"<[^>]+>", "", notice).split()).replace("&#39;", "'")
+    assert "Copie conservée le 2 novembre 2026 — la page d'origine ne répond plus (404)." in text
+    assert "Vérifié le 15 janvier 2027." in text
+    assert '<time datetime="2026-11-02T09:30:00+00:00">' in notice  # the capture date
+    assert "Source disparue" in html
+    originals = [u for u, a in parse(html).urls if a.get("class") == "source-link"]
+    assert originals == ["https://gone.example.org/a"] * 2
+    assert "Page d&#39;origine disparue" in html and "Lire l&#39;article original" not in html
+
+
+def test_reader_of_a_dead_source_without_a_copy_says_both(
+    client: TestClient, checked: dict[str, Article]
+) -> None:
+    html = client.get(f"/a/{checked['no_copy'].id}").text.replace("&#39;", "'")
+    assert "La page d'origine ne répond plus (nom de domaine introuvable)." in html
+    assert "Copie conservée" not in html and 'class="prose"' not in html
+    assert "pas pu être récupérée" in html
+    for key in ("failing", "alive"):
+        page = client.get(f"/a/{checked[key].id}").text
+        assert "reader__notice" not in page and "Source disparue" not in page
+
+
+def test_a_stored_source_error_is_never_markup(client: TestClient, session: Session) -> None:
+    c = store.upsert_collection(session, "sante", "Santé des liens")
+    art = add_article(session, c, "https://gone.example.org/h")
+    check_source(session, art, "<script>alert(1)</script>", times=3, message="<b>x</b>")
+    session.commit()
+    assert art.source_status == "dead"
+    for page in ("/c/sante", f"/a/{art.id}"):
+        html = client.get(page).text
+        assert "<script>alert" not in html and "<b>x" not in html
+        assert "Source disparue" in html

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, event
 from sqlmodel import Session
 
-from aggregator import store
+from aggregator import health, store
+from aggregator.errors import FetchError
 from aggregator.models import Article, Collection, FetchStatus
 
 
@@ -53,6 +54,20 @@ def add_article(
         reason = str(fields.get("reason", "not_article: login_wall: a password form, 12 words"))
         store.record_failure(session, article, reason, 200, status=FetchStatus.NOT_ARTICLE)
     store.place_pearl(session, collection, article, note)
+    return article
+
+
+CHECKED_AT = dt.datetime(2027, 1, 15, 8, 0, tzinfo=dt.UTC)
+
+
+def check_source(
+    session: Session, article: Article, code: str | None, times: int = 1, message: str = "x"
+) -> Article:
+    """Record `times` link checks of `article`'s source at CHECKED_AT: the page found (code
+    None), or a fetch error with `code` ("http_404", "timeout"...), classified by health."""
+    for _ in range(times):
+        outcome = health.ALIVE if code is None else FetchError(message, code=code)
+        health.record(session, article, outcome, CHECKED_AT)
     return article
 
 

@@ -52,6 +52,13 @@ def get_board(slug: Slug, session: SessionDep) -> Board:
     fetch did not succeed: `"<kind>: <detail>"` for `not_article`, kind being `home_page`,
     `listing`, `login_wall`, `empty_shell` or `other`. `image` is the page's lead image
     (og:image), an absolute https URL, or null (none, or one served over plain http).
+    `source_status` says whether the original page still answers, as the periodic link
+    checks last saw it: `unchecked`, `alive`, `failing` (it failed the last checks, fewer times
+    in a row than the limit) or `dead` (404 or 410, a domain that no longer exists, or failing
+    several checks in a row); `source_checked_at` is when it was last checked (null if never)
+    and `source_error` the code of what the last failed check met (`http_404`, `http_410`,
+    `dns_error`, `timeout`, `network`, `http_503`...; null once a check finds the page).
+    A dead source keeps its stored copy: `url` still links to the original.
     `breadcrumbs` run from the top-level collection down to the parent of this one.
     """
     return store.board(session, slug)
@@ -65,6 +72,8 @@ def get_article(article_id: ArticleId, session: SessionDep) -> ArticleView:
     relative links made absolute), or null when the page could not be read. `url` is the
     link as curated, `final_url` where it led after redirects. `fetch_status`, `last_error`
     and `image` mean what they mean on a board's cards: a `not_article` page has no copy, and
-    `last_error` gives the reason.
+    `last_error` gives the reason. `source_status`, `source_checked_at` and `source_error`
+    are the link health of the original page, as on the cards: when it is `dead` the copy in
+    `content_html`, captured at `fetched_at`, is still served.
     """
     return store.article_view(session, article_id)

@@ -34,6 +34,18 @@ NOT_ARTICLE_REASONS = {
     "empty_shell": "La page ne contient pas de texte à lire.",
     "other": "Aucun texte d'article n'a été trouvé sur la page.",
 }
+# What a failed link check met (health.py's codes), in the reader's words; HTTP errors by number.
+SOURCE_CAUSES = {
+    "dns_error": "nom de domaine introuvable",
+    "dns_temporary": "nom de domaine injoignable",
+    "dns_timeout": "nom de domaine injoignable",
+    "timeout": "délai dépassé",
+    "deadline": "délai dépassé",
+    "network": "connexion impossible",
+    "empty": "page vide",
+    "redirects": "trop de redirections",
+}
+_HTTP_CODE = re.compile(r"http_([1-5][0-9][0-9])")
 
 # A BCP 47 tag as found in <html lang>: primary subtag, then optional subtags.
 _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
@@ -74,6 +86,13 @@ def not_article_reason(last_error: object) -> str:
     tokens = str(last_error or "").split(":", 2)[:2]
     kind = next((t.strip() for t in tokens if t.strip() in NOT_ARTICLE_KINDS), "other")
     return NOT_ARTICLE_REASONS[kind]
+
+
+def source_cause(code: object) -> str:
+    """Why a source failed its check, briefly: "404", "délai dépassé"; "" when we cannot say."""
+    text = str(code or "")
+    http = _HTTP_CODE.fullmatch(text)
+    return http.group(1) if http else SOURCE_CAUSES.get(text, "")
 
 
 def lang_tag(value: object) -> str | None:
@@ -157,6 +176,7 @@ def make_templates() -> Jinja2Templates:
         image_src=image_src,
         host=host,
         not_article_reason=not_article_reason,
+        source_cause=source_cause,
         lang_tag=lang_tag,
         lang_label=lang_label,
         lang_name=lang_name,
