@@ -623,6 +623,8 @@ def test_reader_of_a_dead_source_serves_the_copy_with_its_capture_date(
     originals = [u for u, a in parse(html).urls if a.get("class") == "source-link"]
     assert originals == ["https://gone.example.org/a"] * 2
     assert "Page d&#39;origine disparue" in html and "Lire l&#39;article original" not in html
+    for page in (html, client.get("/c/sante").text):  # the CSP forbids inline style and script
+        assert "<script" not in page and "<style" not in page and " style=" not in page
 
 
 def test_reader_of_a_dead_source_without_a_copy_says_both(
