@@ -1,0 +1,50 @@
+"""Bring stored copies up to the current sanitiser (SECURITY decision 6, row D03).
+
+When sanitize.py's allow-list changes, models.SANITIZER_VERSION is bumped, and every stored copy
+made by an older version goes through the new sanitiser again. The input is the stored copy
+itself: it was the older sanitiser's output, so it holds nothing the older allow-list refused,
+and the new one can only narrow it or add its forced attributes. Rows are updated in small
+batches, each in its own transaction, so an interruption leaves every row at the old version or
+the new one, never half-rewritten, and the next run carries on from where it stopped.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Engine, func
+from sqlmodel import Session, col, select
+
+from aggregator.db import session_scope
+from aggregator.models import SANITIZER_VERSION, Article
+from aggregator.sanitize import sanitize
+
+BATCH = 50
+
+
+def _stale() -> ColumnElement[bool]:
+    return (col(Article.content_html).is_not(None)) & (
+        col(Article.sanitizer_version).is_(None)
+        | (col(Article.sanitizer_version) < SANITIZER_VERSION)
+    )
+
+
+def stale_count(session: Session) -> int:
+    """How many stored copies an older sanitiser made."""
+    return session.exec(select(func.count()).select_from(Article).where(_stale())).one()
+
+
+def resanitize(engine: Engine, batch: int = BATCH) -> int:
+    """Re-sanitise every stale stored copy; how many were rewritten."""
+    done = 0
+    while True:
+        with session_scope(engine) as session:
+            rows = session.exec(
+                select(Article).where(_stale()).order_by(col(Article.id)).limit(batch)
+            ).all()
+            for article in rows:
+                base = article.final_url or article.url
+                article.content_html = sanitize(article.content_html or "", base)
+                article.sanitizer_version = SANITIZER_VERSION
+                session.add(article)
+        done += len(rows)
+        if len(rows) < batch:
+            return done
