@@ -14,6 +14,7 @@ from aggregator.db import make_engine
 from aggregator.settings import Settings
 from web import api, errors, pages
 from web.head import HeadAsGetMiddleware
+from web.limits import BodyLimitMiddleware
 from web.security import DOCS_ASSETS, SecurityHeadersMiddleware
 from web.templating import make_templates
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = make_templates()
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(BodyLimitMiddleware)  # outermost: refuses before anything reads
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(api.router)
