@@ -559,7 +559,7 @@ def test_every_response_carries_the_security_headers(
     client: TestClient, articles: dict[str, Article]
 ) -> None:
     """SECURITY decision 9 (and H09, H13, H11 as a second wall): every HTML response, errors
-    and HEAD included, has CSP without script, base-uri, form-action and frame-ancestors
+    (404, 405, 413, 422) and HEAD included, has CSP without script, base-uri, form-action and frame-ancestors
     'none', nosniff, a Referrer-Policy and X-Frame-Options; every JSON response has nosniff."""
     ok = articles["ok"].id
     requests = [
@@ -596,6 +596,9 @@ def test_every_response_carries_the_security_headers(
         _assert_secure(r, f"{method} {path}")
         html += r.headers.get("content-type", "").startswith("text/html")
     assert html >= 14  # the HTML pages above really were HTML
+    too_large = client.post("/c/metier", content=b"x" * (2 * 1024 * 1024))
+    assert too_large.status_code == 413
+    _assert_secure(too_large, "POST /c/metier (2 MiB)")
 
 
 def test_a_500_carries_the_security_headers(tmp_path: Path) -> None:
