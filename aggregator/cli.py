@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import signal
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from types import FrameType
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import Engine
+from sqlmodel import Session
 
-from aggregator import catalog, pipeline, store
+from aggregator import catalog, jobs, pipeline, runner, store
 from aggregator.db import is_empty, make_engine, migrate, session_scope
 from aggregator.errors import PerlesError
-from aggregator.fetch import Fetcher
-from aggregator.models import FetchStatus
+from aggregator.models import FetchStatus, Job, JobState, utcnow
 from aggregator.replay import ReplayTransport
 from aggregator.settings import Settings
 
@@ -26,6 +30,8 @@ app = typer.Typer(
 )
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+MakeFetchers = Callable[[], AbstractContextManager[runner.Fetchers]]
 
 
 def main() -> None:
@@ -42,10 +48,78 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM or a first Ctrl-C sets `stop`: jobs in hand are finished, the others stay
+    queued for the next run. A second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database_url)
     migrate(engine)
     return engine
+
+
+def _when(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _drain(
+    engine: Engine, settings: Settings, job_ids: list[int], fetchers: MakeFetchers, label: str
+) -> tuple[int, int, int]:
+    """Run the queue until `job_ids` are done or failed (or wait for a later retry), with a
+    progress bar; (done, failed, waiting)."""
+    ours = set(job_ids)
+    if ours:
+        stop = threading.Event()
+        with (
+            Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=out
+            ) as bar,
+            _stop_on_signals(stop),
+        ):
+            task = bar.add_task(label, total=len(ours))
+
+            def report(job: Job, outcome: pipeline.Outcome) -> None:
+                if job.id not in ours:
+                    return
+                if job.state == JobState.QUEUED.value:
+                    err.print(f"  retry {outcome.url} at {_when(job.run_after)}: {outcome.error}")
+                    return
+                bar.advance(task)  # as each page is done, not when the batch is
+                if job.state == JobState.FAILED.value:
+                    err.print(f"  failed {outcome.url}: {job.last_error}")
+
+            runner.run(
+                engine,
+                settings,
+                concurrency=settings.workers,
+                stop=stop,
+                until_idle=True,
+                on_done=report,
+                fetchers=fetchers,
+            )
+    with Session(engine) as session:
+        states = [job.state for job in jobs.states_of(session, ours).values()]
+    done, failed = states.count(JobState.DONE.value), states.count(JobState.FAILED.value)
+    waiting = len(states) - done - failed
+    if waiting:
+        out.print(f"{waiting} page(s) still queued: `perles worker` will retry them")
+    return done, failed, waiting
 
 
 def _fetch_all(
@@ -54,38 +128,28 @@ def _fetch_all(
     pending: list[tuple[int, str]],
     captures: ReplayTransport | None,
     live: bool,
-) -> tuple[int, int]:
-    """Fetch `pending` (replayed when captured, live otherwise if `live`); (ok, failed)."""
-    replayed = [p for p in pending if captures is not None and p[1] in captures]
-    fetched = [p for p in pending if p not in replayed] if live else []
-    skipped = len(pending) - len(replayed) - len(fetched)
-    batches: list[tuple[str, list[tuple[int, str]], Callable[[], Fetcher]]] = [
-        ("replaying captures", replayed, lambda: Fetcher(settings, captures, resolver=None)),
-        ("fetching", fetched, lambda: Fetcher(settings)),
-    ]
-    outcomes: list[pipeline.Outcome] = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=out
-    ) as bar:
-        for label, batch, make_fetcher in batches:
-            if not batch:
-                continue
-            task = bar.add_task(label, total=len(batch))
-
-            def advance(url: str, outcome: pipeline.Outcome, task: TaskID = task) -> None:
-                bar.advance(task)  # as each page is done, not when the batch is
-                if not outcome.ok:
-                    err.print(f"  failed {url}: {outcome.error}")
-
-            with make_fetcher() as fetcher:  # built only for a batch that needs it, then closed
-                outcomes += pipeline.refresh(engine, fetcher, batch, on_progress=advance)
+    *,
+    conditional: bool = False,
+) -> tuple[int, int, int]:
+    """Queue and run the fetch of `pending` (replayed when captured, live otherwise if
+    `live`); (done, failed, waiting)."""
+    runnable = [p for p in pending if live or (captures is not None and p[1] in captures)]
+    skipped = len(pending) - len(runnable)
     if skipped:
         out.print(f"{skipped} page(s) not captured, left pending (run without --offline)")
-    ok = sum(o.ok for o in outcomes)
-    return ok, len(outcomes) - ok
+    job_ids = pipeline.enqueue_fetches(
+        engine,
+        [article_id for article_id, _ in runnable],
+        conditional=conditional,
+        max_attempts=settings.max_attempts,
+    )
+    label = "fetching" if live else "replaying captures"
+    return _drain(
+        engine, settings, job_ids, lambda: runner.Fetchers(settings, captures, live=live), label
+    )
 
 
-def _sync(engine: Engine, settings: Settings, live: bool) -> tuple[int, int]:
+def _sync(engine: Engine, settings: Settings, live: bool) -> tuple[int, int, int]:
     files = catalog.load_dir(settings.collections_dir)
     pending = catalog.sync(engine, files)
     captures = ReplayTransport(catalog.captures_of(files))
@@ -93,12 +157,36 @@ def _sync(engine: Engine, settings: Settings, live: bool) -> tuple[int, int]:
     return _fetch_all(engine, settings, pending, captures, live)
 
 
+def _run_in_background(
+    engine: Engine, settings: Settings, stop: threading.Event
+) -> threading.Thread:
+    """The queue's runner threads inside this process (`perles serve`), until `stop`."""
+    thread = threading.Thread(
+        target=runner.run,
+        args=(engine, settings),
+        kwargs={
+            "concurrency": settings.serve_workers,
+            "stop": stop,
+            "until_idle": False,
+            "checks": True,
+        },
+        name="perles-queue",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Interface to listen on [default: 127.0.0.1]"),
     port: int = typer.Option(None, help="Port to listen on [default: 8000]"),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Do not run the queue in this process (run `perles worker`)"
+    ),
 ) -> None:
-    """Serve the board and the JSON API; an empty database is first filled from collections/.
+    """Serve the board and the JSON API, and run the queue in-process (PERLES_SERVE_WORKERS
+    threads); an empty database is first filled from collections/.
 
     Example: perles serve --port 8000   (then open http://127.0.0.1:8000/)
     """
@@ -112,10 +200,98 @@ def serve(
         if is_empty(engine):
             out.print(f"Empty database: loading {settings.collections_dir} from its captures")
             _sync(engine, settings, live=False)
-        engine.dispose()
     bind_host, bind_port = host or settings.host, port or settings.port
+    stop = threading.Event()
+    queue = None
+    if not no_worker and settings.serve_workers > 0:
+        queue = _run_in_background(engine, settings, stop)
     out.print(f"Perles on http://{bind_host}:{bind_port}/  (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    try:
+        # uvicorn handles SIGINT/SIGTERM, then raises the signal again for the handler it
+        # found: ours, so the process is not killed before the runner finishes its jobs.
+        with _stop_on_signals(stop):
+            uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+    finally:
+        stop.set()
+        if queue is not None:
+            queue.join()
+        engine.dispose()
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(
+        None, "--concurrency", "-n", min=1, help="Jobs run at once [default: PERLES_WORKERS, 2]"
+    ),
+    until_idle: bool = typer.Option(
+        False, "--until-idle", help="Stop when no job is due, instead of waiting for more"
+    ),
+) -> None:
+    """Run the queue: fetch, extract and store the queued pages, retry failures with backoff,
+    and check the sources' links periodically. Ctrl-C or SIGTERM stops it after the jobs in
+    hand; the other jobs stay queued.
+
+    Example: perles worker --concurrency 4
+    """
+    settings = Settings()
+    stop = threading.Event()
+
+    def report(job: Job, outcome: pipeline.Outcome) -> None:
+        if job.state == JobState.QUEUED.value:
+            out.print(f"retry at {_when(job.run_after)}  {outcome.url}: {outcome.error}")
+        elif job.state == JobState.FAILED.value:
+            out.print(f"failed  {outcome.url}: {job.last_error}")
+        else:
+            out.print(f"{job.kind:<7} {outcome.url}")
+
+    with _errors():
+        engine = _engine(settings)
+        out.print("worker started; Ctrl-C to stop")
+        with _stop_on_signals(stop):
+            handled = runner.run(
+                engine,
+                settings,
+                concurrency=concurrency or settings.workers,
+                stop=stop,
+                until_idle=until_idle,
+                on_done=report,
+                checks=True,
+            )
+    out.print(f"worker stopped after {handled} job attempt(s)")
+
+
+def _wait_for(engine: Engine, settings: Settings, job_id: int) -> Job:
+    """Run the queue until job `job_id` is done or failed; the job as it is then (still
+    queued if its retry is due later, or running if another worker holds it and we stop)."""
+    stop = threading.Event()
+    finished = (JobState.DONE.value, JobState.FAILED.value)
+    soon = dt.timedelta(seconds=settings.host_delay + runner.IDLE_POLL)
+
+    def watch(job: Job, outcome: pipeline.Outcome) -> None:
+        if job.id == job_id and job.state in finished:
+            stop.set()
+
+    with _stop_on_signals(stop):
+        while True:
+            with Session(engine) as session:
+                job = jobs.get(session, job_id)
+            assert job is not None, f"job {job_id} vanished"
+            now = utcnow()
+            if stop.is_set() or job.state in finished:
+                return job
+            if job.state == JobState.QUEUED.value and job.run_after > now + soon:
+                return job  # its retry is due later: `perles worker` will do it
+            if job.state == JobState.RUNNING.value and (job.lease_until or now) > now:
+                stop.wait(runner.IDLE_POLL)  # another process holds it: wait for its result
+                continue
+            runner.run(
+                engine,
+                settings,
+                concurrency=settings.workers,
+                stop=stop,
+                until_idle=True,
+                on_done=watch,
+            )
 
 
 @app.command()
@@ -123,8 +299,11 @@ def add(
     url: str = typer.Argument(..., help="Address of the article"),
     collection: str = typer.Option(..., "--collection", "-c", help="Slug of the collection"),
     note: str = typer.Option("", "--note", "-n", help="Curator note shown on the card"),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Only queue the fetch, for a running `perles worker`"
+    ),
 ) -> None:
-    """Fetch an article and add it to a collection as a pearl.
+    """Add an article to a collection as a pearl, then fetch it (through the queue).
 
     Example: perles add https://blog.example.fr/cm-journee-type -c community-manager
     --note "Une journée type racontée sans fard."
@@ -132,12 +311,29 @@ def add(
     settings = Settings()
     with _errors():
         engine = _engine(settings)
-        with Fetcher(settings) as fetcher:
-            outcome = pipeline.add(engine, fetcher, url, collection, note)
-    if not outcome.ok:
-        err.print(f"added {outcome.url} to {collection}, but the fetch failed: {outcome.error}")
-        raise typer.Exit(1)
-    out.print(f"added {outcome.title!r} to {collection} (article {outcome.article_id})")
+        added = pipeline.add(engine, url, collection, note, max_attempts=settings.max_attempts)
+        if added.job_id is None:
+            out.print(f"added {added.title!r} to {collection} (article {added.article_id})")
+            return
+        if no_wait:
+            out.print(f"added {added.url} to {collection}; fetch queued (job {added.job_id})")
+            return
+        job = _wait_for(engine, settings, added.job_id)
+        with Session(engine) as session:
+            title = store.article_view(session, added.article_id).title
+    if job.state == JobState.DONE.value:
+        out.print(f"added {title!r} to {collection} (article {added.article_id})")
+        return
+    if job.state == JobState.FAILED.value:
+        err.print(f"added {added.url} to {collection}, but the fetch failed: {job.last_error}")
+    elif job.state == JobState.QUEUED.value:
+        err.print(
+            f"added {added.url} to {collection}, not fetched yet ({job.last_error}); "
+            f"retried at {_when(job.run_after)} by `perles worker`"
+        )
+    else:
+        err.print(f"added {added.url} to {collection}; another worker is fetching it")
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -151,8 +347,8 @@ def sync(
     """
     settings = Settings()
     with _errors():
-        ok, failed = _sync(_engine(settings), settings, live=not offline)
-    out.print(f"done: {ok} fetched, {failed} failed")
+        done, failed, _ = _sync(_engine(settings), settings, live=not offline)
+    out.print(f"done: {done} fetched, {failed} failed")
 
 
 @app.command()
@@ -164,10 +360,15 @@ def refresh(
     from_captures: bool = typer.Option(
         False, help="Re-extract from the offline captures instead of fetching live"
     ),
+    force: bool = typer.Option(
+        False, help="Fetch whole pages even if unchanged (no conditional GET), to re-extract"
+    ),
 ) -> None:
     """Fetch articles again and re-extract them (after an extractor change, or to update).
 
-    Example: perles refresh --collection community-manager --from-captures
+    A page the site says is unchanged (HTTP 304 to our ETag or Last-Modified) keeps its
+    stored copy, unless --force. Example: perles refresh --collection community-manager
+    --from-captures
     """
     settings = Settings()
     with _errors():
@@ -181,5 +382,38 @@ def refresh(
         if from_captures:
             files = catalog.load_dir(settings.collections_dir)
             captures = ReplayTransport(catalog.captures_of(files))
-        ok, failed = _fetch_all(engine, settings, targets, captures, live=not from_captures)
-    out.print(f"done: {ok} refreshed, {failed} failed")
+        done, failed, _ = _fetch_all(
+            engine,
+            settings,
+            targets,
+            captures,
+            live=not from_captures,
+            conditional=not (force or from_captures),
+        )
+    out.print(f"done: {done} refreshed, {failed} failed")
+
+
+@app.command("jobs")
+def show_jobs(
+    limit: int = typer.Option(20, help="How many failed jobs to list, most recent first"),
+) -> None:
+    """Show the queue: jobs per kind and state, then the failed ones with their reasons.
+
+    Example: perles jobs --limit 50
+    """
+    settings = Settings()
+    with _errors():
+        engine = _engine(settings)
+        with Session(engine) as session:
+            table = jobs.counts(session)
+            failed = jobs.failed_jobs(session, limit)
+    states = [s.value for s in JobState]
+    out.print(f"{'kind':<8}" + "".join(f"{s:>9}" for s in states))
+    for kind, row in sorted(table.items()):
+        out.print(f"{kind:<8}" + "".join(f"{row.get(s, 0):>9}" for s in states))
+    if not table:
+        out.print("(no jobs)")
+    for job in failed:
+        when = _when(job.finished_at) if job.finished_at else "?"
+        out.print(f"\nfailed {job.kind} job {job.job_id} ({when}, {job.attempts} attempt(s))")
+        out.print(f"  {job.url}\n  {job.reason}")

@@ -1,133 +1,179 @@
-"""add / refresh: fetch -> extract -> sanitise -> store, one URL at a time, failures recorded.
+"""add / sync / refresh as jobs of the queue, and the jobs' bodies: fetch -> extract -> sanitise
+-> store for a fetch, a link check for a check.
 
-No transaction is held open while a page is fetched or parsed: the article row is created in
-one short transaction and the result written in another, so a slow site never holds a lock.
+Adding work only writes rows (the pearl, the article, a job): the queue's workers
+(aggregator/runner.py) do the fetching. No transaction is held open while a page is fetched or
+parsed: the article is read in one short session and the result written in another, the same
+transaction that marks the job done, so a result is stored once or not at all (SECURITY D01).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator import store
+from aggregator import archive, health, jobs, store
 from aggregator.db import session_scope
-from aggregator.errors import ExtractionError, FetchError, NotAnArticle
+from aggregator.errors import ExtractionError, FetchError, NotFound
 from aggregator.fetch import Fetcher
 from aggregator.isolation import ExtractionWorker
-from aggregator.models import Article, FetchStatus
+from aggregator.models import Article, FetchStatus, Job, JobKind, utcnow
 from aggregator.urls import normalize
 
-Progress = Callable[[str, "Outcome"], None]
+_ETAG_CHARS, _LAST_MODIFIED_CHARS = 300, 100  # the columns' lengths (models.Article)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one URL."""
+    """What one attempt at a job did."""
 
     url: str
     article_id: int
     ok: bool
     title: str | None = None
-    error: str | None = None
-
-
-def fetch_into(
-    engine: Engine, fetcher: Fetcher, worker: ExtractionWorker, article_id: int, url: str
-) -> Outcome:
-    """Fetch `url` and store the result (or the reason it failed) on article `article_id`;
-    the page is extracted and sanitised in `worker`'s process, under its time limit."""
+    error: str | None = None  # "code: message"
+    # The error itself, for the queue to decide between a retry and a failure.
+    cause: BaseException | None = None
     http_status: int | None = None
-    try:
-        page = fetcher.fetch(url)
-        http_status = page.status
-        found = worker.run(page.html, page.final_url)
-        if found.not_article:
-            raise found.not_article.error()
-        fields = store.ExtractedFields(
-            final_url=page.final_url,
-            title=found.title or page.final_url,
-            author=found.byline,
-            site_name=found.site_name,
-            published=found.published,
-            language=found.lang,
-            excerpt=found.excerpt,
-            text=found.text,
-            content_html=found.content_html,  # sanitised in the worker
-            word_count=found.word_count,
-            image_url=found.image,
-            http_status=http_status,
-            fetched_at=page.fetched_at,
-        )
-    except (FetchError, ExtractionError) as exc:
-        reason = f"{exc.code}: {exc.message}"
-        status = FetchStatus.NOT_ARTICLE if isinstance(exc, NotAnArticle) else FetchStatus.FAILED
-        with session_scope(engine) as session:
-            article = _article(session, article_id)
-            store.record_failure(session, article, reason, http_status, status)
-        return Outcome(url, article_id, ok=False, error=reason)
-    with session_scope(engine) as session:
-        article = _article(session, article_id)
-        store.save_article(session, article, fields)
-        return Outcome(url, article_id, ok=True, title=article.title)
+    not_modified: bool = False  # a conditional fetch answered 304: the stored copy stands
 
 
-def _article(session: Session, article_id: int) -> Article:
-    article = session.get(Article, article_id)
-    assert article is not None, f"article {article_id} vanished"
-    return article
+@dataclass(frozen=True)
+class Added:
+    """A pearl placed by `add`, and the job fetching its article (None if already stored)."""
+
+    url: str
+    article_id: int
+    job_id: int | None
+    title: str | None = None
 
 
 def add(
-    engine: Engine,
-    fetcher: Fetcher,
-    url: str,
-    collection: str,
-    note: str = "",
-    worker: ExtractionWorker | None = None,
-) -> Outcome:
-    """Add `url` to `collection` with `note`: the pearl is placed even if the fetch fails.
-
-    An invalid URL raises InvalidURL before anything is stored; an unknown collection NotFound.
-    """
+    engine: Engine, url: str, collection: str, note: str = "", *, max_attempts: int = 3
+) -> Added:
+    """Place `url` in `collection` with `note` and queue the fetch of its article if it has no
+    stored copy yet; one transaction. An invalid URL raises InvalidURL before anything is
+    stored, an unknown collection NotFound."""
     normalized = normalize(url)
     with session_scope(engine) as session:
         target = store.get_collection(session, collection)
         article = store.get_or_create_article(session, normalized)
         store.place_pearl(session, target, article, note)
-        article_id, already = article.id or 0, article.fetch_status == FetchStatus.OK.value
-        title = article.title
-    if already:
-        return Outcome(normalized, article_id, ok=True, title=title)
-    with _worker(fetcher, worker) as running:
-        return fetch_into(engine, fetcher, running, article_id, normalized)
+        assert article.id is not None
+        if article.fetch_status == FetchStatus.OK.value:
+            return Added(normalized, article.id, None, article.title)
+        job_id = jobs.enqueue(session, article.id, JobKind.FETCH, max_attempts=max_attempts)
+        return Added(normalized, article.id, job_id)
 
 
-def refresh(
-    engine: Engine,
-    fetcher: Fetcher,
-    articles: Iterable[tuple[int, str]],
-    on_progress: Progress | None = None,
-    worker: ExtractionWorker | None = None,
-) -> list[Outcome]:
-    """Fetch each (article id, url) again; every failure is recorded and the run goes on."""
-    outcomes = []
-    with _worker(fetcher, worker) as running:
-        for article_id, url in articles:
-            outcome = fetch_into(engine, fetcher, running, article_id, url)
-            outcomes.append(outcome)
-            if on_progress:
-                on_progress(url, outcome)
-    return outcomes
+def enqueue_fetches(
+    engine: Engine, article_ids: Iterable[int], *, conditional: bool, max_attempts: int = 3
+) -> list[int]:
+    """Queue a fetch of each article (sync, refresh); the job ids, in the same order.
+    `conditional`: send the stored copy's validators, so an unchanged page is not re-read."""
+    with session_scope(engine) as session:
+        return [
+            jobs.enqueue(
+                session,
+                article_id,
+                JobKind.FETCH,
+                conditional=conditional,
+                max_attempts=max_attempts,
+            )
+            for article_id in article_ids
+        ]
 
 
-def _worker(
-    fetcher: Fetcher, worker: ExtractionWorker | None
-) -> contextlib.AbstractContextManager[ExtractionWorker]:
-    """The caller's worker, left running, or one started for this call and stopped after it."""
-    if worker is not None:
-        return contextlib.nullcontext(worker)
-    return ExtractionWorker.from_settings(fetcher.settings)
+def run_job(
+    engine: Engine, fetcher: Fetcher, worker: ExtractionWorker, job: Job, worker_id: str
+) -> Outcome:
+    """Do one attempt at `job`, held by `worker_id`: fetch and store, or check the source.
+
+    Expected failures (FetchError, ExtractionError) come back as an Outcome with their cause;
+    jobs.LeaseLost means another worker holds the job now and nothing was written.
+    """
+    assert job.id is not None
+    if job.kind == JobKind.CHECK.value:
+        health.check_source(engine, fetcher, job.article_id)
+        with session_scope(engine) as session:
+            jobs.finish(session, job.id, worker_id)
+            article = _article(session, job.article_id)
+            return Outcome(article.final_url or article.url, job.article_id, ok=True)
+    return fetch_into(engine, fetcher, worker, job, worker_id)
+
+
+def fetch_into(
+    engine: Engine, fetcher: Fetcher, worker: ExtractionWorker, job: Job, worker_id: str
+) -> Outcome:
+    """The body of a fetch job: fetch the article's page (conditionally if the job says so
+    and a copy is stored), extract and sanitise it in `worker`'s process under its time limit,
+    then store it, its validators and the raw response, and finish the job, in one transaction.
+    """
+    assert job.id is not None
+    with Session(engine) as session:
+        article = _article(session, job.article_id)
+        url, stored = article.url, article.fetch_status == FetchStatus.OK.value
+        etag, last_modified = (
+            (article.etag, article.last_modified) if job.conditional and stored else (None, None)
+        )
+    http_status: int | None = None
+    try:
+        page = fetcher.fetch(url, etag=etag, last_modified=last_modified)
+        http_status = page.status
+        if page.not_modified:
+            with session_scope(engine) as session:
+                jobs.finish(session, job.id, worker_id)  # LeaseLost: nothing is written
+                article = _article(session, job.article_id)
+                article.checked_at, article.last_error = utcnow(), None  # the copy is current
+                session.add(article)
+                health.mark_alive(session, article)
+                return Outcome(url, job.article_id, True, article.title, None, None, 304, True)
+        found = worker.run(page.html, page.final_url)
+        if found.not_article:
+            raise found.not_article.error()
+    except (FetchError, ExtractionError) as exc:
+        reason = f"{exc.code}: {exc.message}"
+        return Outcome(
+            url, job.article_id, ok=False, error=reason, cause=exc, http_status=http_status
+        )
+    fields = store.ExtractedFields(
+        final_url=page.final_url,
+        title=found.title or page.final_url,
+        author=found.byline,
+        site_name=found.site_name,
+        published=found.published,
+        language=found.lang,
+        excerpt=found.excerpt,
+        text=found.text,
+        content_html=found.content_html,  # sanitised in the worker
+        word_count=found.word_count,
+        image_url=found.image,
+        http_status=http_status,
+        fetched_at=page.fetched_at,
+    )
+    with session_scope(engine) as session:
+        jobs.finish(session, job.id, worker_id)  # first: LeaseLost and nothing is written
+        article = store.save_article(session, _article(session, job.article_id), fields)
+        _keep_validators(article, page.etag, page.last_modified)
+        archive.keep(session, job.article_id, page, fetcher.settings.raw_responses_kept)
+        health.mark_alive(session, article)
+        return Outcome(url, job.article_id, ok=True, title=article.title, http_status=http_status)
+
+
+def _keep_validators(article: Article, etag: str | None, last_modified: str | None) -> None:
+    """Store the page's validators for the next conditional fetch; one longer than its column
+    is dropped rather than cut (a cut ETag would never match)."""
+    article.etag = etag if etag and len(etag) <= _ETAG_CHARS else None
+    article.last_modified = (
+        last_modified if last_modified and len(last_modified) <= _LAST_MODIFIED_CHARS else None
+    )
+
+
+def _article(session: Session, article_id: int) -> Article:
+    article = session.get(Article, article_id)
+    if article is None:
+        raise NotFound(f"no article {article_id}")
+    return article

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,10 +37,20 @@ BOILERPLATE = (
 )
 
 
+QUICK = {  # the tests' servers serve no robots.txt; no politeness delay between their pages
+    "PERLES_ALLOW_PRIVATE_HOSTS": '["127.0.0.1"]',
+    "PERLES_RESPECT_ROBOTS": "false",
+    "PERLES_HOST_DELAY": "0",
+    "PERLES_RETRY_BASE": "0.02",
+    "PERLES_RETRY_CAP": "0.5",
+}
+
+
 @pytest.fixture
 def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("PERLES_DATABASE_URL", db_url)
-    monkeypatch.setenv("PERLES_ALLOW_PRIVATE_HOSTS", '["127.0.0.1"]')
+    for name, value in QUICK.items():
+        monkeypatch.setenv(name, value)
     return db_url
 
 
@@ -47,7 +59,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("command", ["serve", "add", "sync", "refresh"])
+@pytest.mark.parametrize("command", ["serve", "worker", "add", "sync", "refresh", "jobs"])
 def test_every_command_has_help_with_an_example(command: str) -> None:
     code, output = run(command, "--help")
     assert code == 0 and "Example:" in output and "perles " + command in output
@@ -84,6 +96,29 @@ def test_add_then_refresh(env: str) -> None:
         assert code == 0 and "failed" in output, output
 
 
+def test_add_without_waiting_then_a_worker_then_jobs(env: str) -> None:
+    with serve(Site()) as site:
+        good = site.page("/bon", ARTICLE)
+        gone = site.page("/parti", "non", status=404)
+        assert run("sync", "--offline")[0] == 0
+        for url in (good, gone):
+            code, output = run("add", url, "-c", "community-manager", "--no-wait")
+            assert code == 0 and "fetch queued (job" in output, output
+        code, output = run("add", good, "-c", "community-manager", "--no-wait")
+        assert code == 0 and "fetch queued" in output  # the same job, not a second one
+        code, output = run("jobs")
+        assert code == 0 and re.search(r"fetch\s+2\s+0\s+\d+\s+0", output), output
+        code, output = run("worker", "--until-idle", "--concurrency", "1")
+        assert code == 0 and "worker stopped after 2 job attempt(s)" in output, output
+        assert f"failed  {gone}: http_404: HTTP 404" in output, output
+        code, output = run("jobs")
+        assert code == 0 and re.search(r"fetch\s+0\s+0\s+\d+\s+1", output), output
+        assert f"{gone}\n  http_404: HTTP 404" in output, output
+        code, output = run("add", gone, "-c", "community-manager")  # tried again
+        assert code == 1 and "the fetch failed: http_404" in " ".join(output.split()), output
+        assert site.hits["/parti"] == 2
+
+
 def test_bad_input_is_one_clear_line(env: str) -> None:
     assert run("sync", "--offline")[0] == 0
     code, output = run("add", "file:///etc/passwd", "-c", "community-manager")
@@ -98,11 +133,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """`perles serve` in a subprocess on an empty SQLite database, as the quick start runs it."""
+@contextmanager
+def serving(db_url: str, cwd: Path, *args: str, **env: str) -> Iterator[str]:
+    """`perles serve` in a subprocess on `db_url`; its base URL once it answers. On exit it
+    is stopped with SIGTERM, and must exit cleanly (runner threads included)."""
     port = _free_port()
-    env = {**os.environ, "PERLES_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -111,11 +146,12 @@ def served(tmp_path: Path) -> Iterator[str]:
             "serve",
             "--port",
             str(port),
+            *args,
         ],
-        env=env,
+        env={**os.environ, "PERLES_DATABASE_URL": db_url, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        cwd=tmp_path,
+        cwd=cwd,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -132,7 +168,16 @@ def served(tmp_path: Path) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(10)
+        output = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0, output
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`perles serve` on an empty SQLite database, as the quick start runs it."""
+    # The demo's pearls are real sites: the in-process worker would check their links.
+    with serving(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path, "--no-worker") as base:
+        yield base
 
 
 @pytest.mark.slow
@@ -143,3 +188,24 @@ def test_serve_on_an_empty_database_shows_the_board(served: str) -> None:
     assert len(api["cards"]) >= 8
     for card in api["cards"]:
         assert card["title"] in page.text.replace("&#39;", "'").replace("&amp;", "&")
+
+
+@pytest.mark.slow
+def test_serve_runs_the_queue_in_process(env: str, tmp_path: Path) -> None:
+    """A page queued with `add --no-wait` is fetched by the runner threads of `perles serve`,
+    and SIGTERM stops the server and its runner cleanly."""
+    with serve(Site()) as site:
+        url = site.page("/servi", ARTICLE)
+        assert run("sync", "--offline")[0] == 0  # not empty: serve loads nothing
+        code, output = run("add", url, "-c", "community-manager", "--no-wait")
+        assert code == 0 and "fetch queued" in output, output
+        with serving(env, tmp_path, **QUICK) as base:
+            deadline, cards = time.monotonic() + 60, []
+            while time.monotonic() < deadline:
+                board = httpx.get(base + "/api/collections/community-manager", timeout=10)
+                cards = [c for c in board.json()["cards"] if c["url"] == url]
+                if cards and cards[0]["fetch_status"] == "ok":
+                    break
+                time.sleep(0.2)
+    assert cards and cards[0]["title"] == "Le métier de CM", cards
+    assert site.hits["/servi"] == 1

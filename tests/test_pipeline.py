@@ -1,4 +1,5 @@
-"""The whole path, URL to card, against a real HTTP server on 127.0.0.1, on SQLite and PostgreSQL."""
+"""The whole path, URL to card, through the queue, against a real HTTP server on 127.0.0.1, on
+SQLite and PostgreSQL: `pipeline.add` places the pearl and queues the job, the runner does it."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from aggregator import pipeline, store
-from aggregator.errors import InvalidURL
-from aggregator.fetch import Fetcher
+from aggregator.errors import InvalidURL, NotFound
 from aggregator.isolation import ExtractionWorker
-from aggregator.models import Article
+from aggregator.models import Article, Job
 from aggregator.settings import Settings
 from tests.pipeline_pages import ARTICLE
+from tests.queue_helpers import drain, quick
 from tests.site import Site, serve
 
 
@@ -26,9 +27,25 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture
-def fetcher(settings: Settings) -> Iterator[Fetcher]:
-    with Fetcher(settings) as f:
-        yield f
+def fast(settings: Settings) -> Settings:
+    return quick(settings)
+
+
+def add(
+    engine: Engine,
+    settings: Settings,
+    worker: ExtractionWorker,
+    url: str,
+    collection: str,
+    note: str = "",
+) -> pipeline.Outcome:
+    """`perles add` as the library does it: place and queue, then run the queue; what the
+    job's last attempt did."""
+    added = pipeline.add(engine, url, collection, note)
+    done = drain(engine, settings, worker)
+    outcomes = [outcome for job, outcome in done if job.id == added.job_id]
+    assert outcomes, done
+    return outcomes[-1]
 
 
 @pytest.fixture
@@ -40,12 +57,10 @@ def cm(engine: Engine) -> str:
 
 
 def test_add_puts_a_clean_card_on_the_board(
-    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site, cm: str
 ) -> None:
     url = site.page("/2011/03/metier-cm", ARTICLE)
-    outcome = pipeline.add(
-        engine, fetcher, url, cm, note="Le meilleur portrait du métier.", worker=worker
-    )
+    outcome = add(engine, fast, worker, url, cm, "Le meilleur portrait du métier.")
     assert outcome.ok, outcome.error
     with Session(engine) as s:
         card = store.board(s, cm).cards[0]
@@ -66,11 +81,11 @@ def test_add_puts_a_clean_card_on_the_board(
 
 
 def test_redirect_is_followed_and_the_final_url_kept(
-    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site, cm: str
 ) -> None:
     final = site.page("/final", ARTICLE)
     start = site.redirect("/old", "/final", status=301)
-    outcome = pipeline.add(engine, fetcher, start, cm, worker=worker)
+    outcome = add(engine, fast, worker, start, cm)
     assert outcome.ok
     with Session(engine) as s:
         article = s.exec(select(Article)).one()
@@ -94,7 +109,7 @@ def test_redirect_is_followed_and_the_final_url_kept(
 def test_a_failed_url_is_recorded_with_its_reason(
     worker: ExtractionWorker,
     engine: Engine,
-    fetcher: Fetcher,
+    fast: Settings,
     site: Site,
     cm: str,
     path: str,
@@ -104,7 +119,7 @@ def test_a_failed_url_is_recorded_with_its_reason(
     code: str,
 ) -> None:
     url = site.page(path, body, content_type=content_type, status=status)
-    outcome = pipeline.add(engine, fetcher, url, cm, worker=worker)
+    outcome = add(engine, fast, worker, url, cm)
     assert not outcome.ok and outcome.error and outcome.error.startswith(code)
     with Session(engine) as s:
         card = store.board(s, cm).cards[0]  # the pearl is kept: nothing the curator did is lost
@@ -115,19 +130,26 @@ def test_a_failed_url_is_recorded_with_its_reason(
 
 
 def test_the_run_goes_on_after_a_failure(
-    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site, cm: str
 ) -> None:
-    bad = site.page("/bad", "nope", status=500)
+    bad = site.page("/bad", "nope", status=500)  # transient: retried, then failed
     good = site.page("/good", ARTICLE)
     with Session(engine) as s:
-        ids = [(store.get_or_create_article(s, u).id or 0, u) for u in (bad, good)]
+        ids = [store.get_or_create_article(s, u).id or 0 for u in (bad, good)]
         s.commit()
-    outcomes = pipeline.refresh(engine, fetcher, ids, worker=worker)
-    assert [o.ok for o in outcomes] == [False, True]
+    pipeline.enqueue_fetches(engine, ids, conditional=False)
+    done = drain(engine, fast, worker)
+    assert [(o.url, job.state) for job, o in done] == [
+        (bad, "queued"),
+        (good, "done"),
+        (bad, "queued"),
+        (bad, "failed"),
+    ]
+    assert site.hits["/bad"] == 3 and site.hits["/good"] == 1
 
 
 def test_compressed_and_latin1_pages_are_decoded(
-    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site, cm: str
 ) -> None:
     latin = ARTICLE.replace('<meta charset="utf-8">', "").encode("cp1252")
     url = site.page(
@@ -136,65 +158,81 @@ def test_compressed_and_latin1_pages_are_decoded(
         content_type="text/html; charset=ISO-8859-1",
         headers=[("Content-Encoding", "gzip")],
     )
-    assert pipeline.add(engine, fetcher, url, cm, worker=worker).ok
+    assert add(engine, fast, worker, url, cm).ok
     with Session(engine) as s:
         assert store.board(s, cm).cards[0].title == "Le métier de CM"
 
 
-def test_an_invalid_url_stores_nothing(
-    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, cm: str
-) -> None:
+def test_an_invalid_url_or_collection_stores_nothing(engine: Engine, cm: str) -> None:
     with pytest.raises(InvalidURL):
-        pipeline.add(engine, fetcher, "javascript:alert(1)", cm, worker=worker)
+        pipeline.add(engine, "javascript:alert(1)", cm)
+    with pytest.raises(NotFound):
+        pipeline.add(engine, "https://blog.example/a", "no-such-collection")
     with Session(engine) as s:
-        assert s.exec(select(Article)).all() == []
+        assert s.exec(select(Article)).all() == [] and s.exec(select(Job)).all() == []
+
+
+def test_adding_a_stored_article_queues_nothing(
+    worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site, cm: str
+) -> None:
+    url = site.page("/once", ARTICLE)
+    assert add(engine, fast, worker, url, cm).ok
+    with Session(engine) as s:
+        store.upsert_collection(s, "autre", "Autre")
+        s.commit()
+    again = pipeline.add(engine, url, "autre", "Aussi ici.")
+    assert (again.job_id, again.title) == (None, "Le métier de CM")
+    assert site.hits["/once"] == 1
 
 
 def test_loopback_is_refused_unless_allowed(
     worker: ExtractionWorker, engine: Engine, site: Site, cm: str, db_url: str
 ) -> None:
     url = site.page("/secret", ARTICLE)
-    strict = Settings(database_url=db_url)  # no allow-list: 127.0.0.1 is not a public address
-    with Fetcher(strict) as f:
-        outcome = pipeline.add(engine, f, url, cm, worker=worker)
+    strict = quick(Settings(database_url=db_url))  # no allow-list: 127.0.0.1 is not public
+    outcome = add(engine, strict, worker, url, cm)
     assert not outcome.ok and outcome.error and outcome.error.startswith("refused")
     assert site.hits.get("/secret", 0) == 0  # the canary: no request reached the server
 
 
 def test_a_redirect_to_a_private_address_is_refused(
-    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site, cm: str
+    worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site, cm: str
 ) -> None:
     url = site.redirect("/hop", "http://10.0.0.1/admin")
-    outcome = pipeline.add(engine, fetcher, url, cm, worker=worker)
+    outcome = add(engine, fast, worker, url, cm)
     assert not outcome.ok and outcome.error and outcome.error.startswith("refused")
 
 
 def test_the_byte_cap_stops_big_pages(
     worker: ExtractionWorker, engine: Engine, site: Site, cm: str, db_url: str
 ) -> None:
-    small = Settings(
-        database_url=db_url, allow_private_hosts=frozenset({"127.0.0.1"}), max_body_bytes=10_000
+    small = quick(
+        Settings(
+            database_url=db_url,
+            allow_private_hosts=frozenset({"127.0.0.1"}),
+            max_body_bytes=10_000,
+        )
     )
     bomb = gzip.compress(b"<html><body>" + b"<p>x</p>" * 2_000_000)
     url = site.page("/bomb", bomb, headers=[("Content-Encoding", "gzip")])
-    with Fetcher(small) as f:
-        outcome = pipeline.add(engine, f, url, cm, worker=worker)
+    outcome = add(engine, small, worker, url, cm)
     assert not outcome.ok and outcome.error and outcome.error.startswith("too_large")
 
 
 def test_progress_is_reported_as_each_page_is_stored(
-    worker: ExtractionWorker, engine: Engine, fetcher: Fetcher, site: Site
+    worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site
 ) -> None:
     urls = [site.page(f"/p{i}", ARTICLE) for i in range(3)]
     with Session(engine) as s:
-        targets = [(store.get_or_create_article(s, u).id or 0, u) for u in urls]
+        targets = [store.get_or_create_article(s, u).id or 0 for u in urls]
         s.commit()
     stored_at_each_call: list[int] = []
 
-    def on_progress(url: str, outcome: pipeline.Outcome) -> None:
+    def on_done(job: Job, outcome: pipeline.Outcome) -> None:
         with Session(engine) as s:
             done = s.exec(select(Article).where(Article.fetch_status == "ok")).all()
         stored_at_each_call.append(len(done))
 
-    pipeline.refresh(engine, fetcher, targets, on_progress=on_progress, worker=worker)
+    pipeline.enqueue_fetches(engine, targets, conditional=True)
+    drain(engine, fast, worker, on_done=on_done)
     assert stored_at_each_call == [1, 2, 3]
