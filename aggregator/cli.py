@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator import catalog, jobs, pipeline, runner, store
+from aggregator import catalog, jobs, pipeline, resanitize, runner, store
 from aggregator.db import is_empty, make_engine, migrate, session_scope
 from aggregator.errors import PerlesError
 from aggregator.models import FetchStatus, Job, JobState, utcnow
@@ -69,8 +69,11 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _engine(settings: Settings) -> Engine:
+    """The database, migrated, with every stored copy at the current sanitiser version."""
     engine = make_engine(settings.database_url)
     migrate(engine)
+    if rewritten := resanitize.resanitize(engine):  # one cheap query when nothing is stale
+        out.print(f"{rewritten} stored cop(ies) passed through the new sanitiser")
     return engine
 
 
@@ -158,7 +161,7 @@ def _sync(engine: Engine, settings: Settings, live: bool) -> tuple[int, int, int
 
 
 def _run_in_background(
-    engine: Engine, settings: Settings, stop: threading.Event
+    engine: Engine, settings: Settings, stop: threading.Event, checks: bool
 ) -> threading.Thread:
     """The queue's runner threads inside this process (`perles serve`), until `stop`."""
     thread = threading.Thread(
@@ -168,7 +171,7 @@ def _run_in_background(
             "concurrency": settings.serve_workers,
             "stop": stop,
             "until_idle": False,
-            "checks": True,
+            "checks": checks,
         },
         name="perles-queue",
         daemon=True,
@@ -184,9 +187,14 @@ def serve(
     no_worker: bool = typer.Option(
         False, "--no-worker", help="Do not run the queue in this process (run `perles worker`)"
     ),
+    checks: bool = typer.Option(
+        False, "--checks", help="Also check the sources' links periodically (live requests)"
+    ),
 ) -> None:
     """Serve the board and the JSON API, and run the queue in-process (PERLES_SERVE_WORKERS
-    threads); an empty database is first filled from collections/.
+    threads); an empty database is first filled from collections/. Link checks, which contact
+    every source, run only with --checks (or in `perles worker`), so the bundled demo never
+    touches the network.
 
     Example: perles serve --port 8000   (then open http://127.0.0.1:8000/)
     """
@@ -204,7 +212,7 @@ def serve(
     stop = threading.Event()
     queue = None
     if not no_worker and settings.serve_workers > 0:
-        queue = _run_in_background(engine, settings, stop)
+        queue = _run_in_background(engine, settings, stop, checks)
     out.print(f"Perles on http://{bind_host}:{bind_port}/  (API docs at /docs)")
     try:
         # uvicorn handles SIGINT/SIGTERM, then raises the signal again for the handler it
@@ -225,6 +233,9 @@ def worker(
     ),
     until_idle: bool = typer.Option(
         False, "--until-idle", help="Stop when no job is due, instead of waiting for more"
+    ),
+    checks: bool = typer.Option(
+        True, "--checks/--no-checks", help="Check the sources' links periodically (live requests)"
     ),
 ) -> None:
     """Run the queue: fetch, extract and store the queued pages, retry failures with backoff,
@@ -255,7 +266,7 @@ def worker(
                 stop=stop,
                 until_idle=until_idle,
                 on_done=report,
-                checks=True,
+                checks=checks,
             )
     out.print(f"worker stopped after {handled} job attempt(s)")
 

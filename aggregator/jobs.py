@@ -306,10 +306,12 @@ def retry_or_fail(
     *,
     now: dt.datetime | None = None,
     http_status: int | None = None,
+    live: bool = False,
 ) -> Job | None:
     """After a failed attempt: back in the queue with a backoff if another attempt may help
     and some are left, else failed with its reason, also recorded on the article for a fetch.
-    None if `worker_id` no longer holds the job (nothing is changed then)."""
+    None if `worker_id` no longer holds the job (nothing is changed then). `live`: the source
+    answered on the network (a page that is not an article still proves the link alive)."""
     now = now or utcnow()
     reason = reason_of(error)
     with session_scope(engine) as session:
@@ -332,7 +334,7 @@ def retry_or_fail(
             return job
         if retryable(error):
             reason += f" (gave up after {job.attempts} attempts)"
-        _fail(session, job, reason, now, http_status, error)
+        _fail(session, job, reason, now, http_status, error, live)
         return job
 
 
@@ -343,6 +345,7 @@ def _fail(
     now: dt.datetime,
     http_status: int | None = None,
     error: BaseException | None = None,
+    live: bool = False,
 ) -> None:
     """Fail `job`; a fetch's reason goes on its article too, where the board shows it."""
     job.state = JobState.FAILED.value
@@ -356,7 +359,7 @@ def _fail(
             not_article = isinstance(error, NotAnArticle)
             status = FetchStatus.NOT_ARTICLE if not_article else FetchStatus.FAILED
             store.record_failure(session, article, reason, http_status, status)
-            if not_article:  # the page was there, only not an article
+            if not_article and live:  # the page was there, only not an article
                 health.mark_alive(session, article, now)
     session.flush()
 

@@ -39,6 +39,9 @@ class Outcome:
     cause: BaseException | None = None
     http_status: int | None = None
     not_modified: bool = False  # a conditional fetch answered 304: the stored copy stands
+    # The source itself answered, on the network: a replayed capture proves nothing about it,
+    # so only a live answer counts as a link-health check (health.mark_alive).
+    live: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,15 +132,16 @@ def fetch_into(
                 article = _article(session, job.article_id)
                 article.checked_at, article.last_error = utcnow(), None  # the copy is current
                 session.add(article)
-                health.mark_alive(session, article)
+                health.mark_alive(session, article)  # a 304 only ever comes from the network
                 return Outcome(url, job.article_id, True, article.title, None, None, 304, True)
         found = worker.run(page.html, page.final_url)
         if found.not_article:
             raise found.not_article.error()
     except (FetchError, ExtractionError) as exc:
         reason = f"{exc.code}: {exc.message}"
+        live = fetcher.networked and http_status is not None
         return Outcome(
-            url, job.article_id, ok=False, error=reason, cause=exc, http_status=http_status
+            url, job.article_id, False, error=reason, cause=exc, http_status=http_status, live=live
         )
     fields = store.ExtractedFields(
         final_url=page.final_url,
@@ -159,7 +163,8 @@ def fetch_into(
         article = store.save_article(session, _article(session, job.article_id), fields)
         _keep_validators(article, page.etag, page.last_modified)
         archive.keep(session, job.article_id, page, fetcher.settings.raw_responses_kept)
-        health.mark_alive(session, article)
+        if fetcher.networked:
+            health.mark_alive(session, article)
         return Outcome(url, job.article_id, ok=True, title=article.title, http_status=http_status)
 
 

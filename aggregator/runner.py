@@ -275,7 +275,13 @@ def _conclude(
             return jobs.get(session, job.id)
     cause = outcome.cause or RuntimeError(outcome.error or "no reason given")
     return jobs.retry_or_fail(
-        engine, job.id, worker_id, cause, settings, http_status=outcome.http_status
+        engine,
+        job.id,
+        worker_id,
+        cause,
+        settings,
+        http_status=outcome.http_status,
+        live=outcome.live,
     )
 
 
