@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,8 @@ def save_article(session: Session, article: Article, fields: ExtractedFields) ->
     for name, value in vars(fields).items():
         if name == "image_url":
             value = clean_image_url(value, fields.final_url)
+        elif name in ONE_LINE and isinstance(value, str):
+            value = clean_line(value)
         setattr(
             article, name, clean_text(value, _length(name)) if isinstance(value, str) else value
         )
@@ -132,6 +135,17 @@ def clean_text(text: str, limit: int | None = None) -> str:
     longer than `limit`, so PostgreSQL and SQLite store the same."""
     text = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return text[:limit] if limit else text
+
+
+# Fields shown on one line (a card's title, byline, site): controls and line breaks become
+# spaces (SECURITY R29: a title with CR/LF, BEL or U+2028 must not break the layout or a feed).
+ONE_LINE = frozenset({"title", "author", "site_name", "language"})
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def clean_line(text: str) -> str:
+    """`text` on one line: NUL dropped, other controls and line separators become a space."""
+    return " ".join(_CONTROLS.sub(" ", text.replace("\x00", "")).split())
 
 
 FAILURES = (FetchStatus.FAILED, FetchStatus.NOT_ARTICLE)
