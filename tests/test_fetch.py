@@ -78,12 +78,14 @@ def test_invalid_utf8_becomes_replacement_characters() -> None:
     ],  # raw deflate, as some servers send
 )
 def test_supported_encodings_decode(encoding: str, compress: Callable[[bytes], bytes]) -> None:
+    # SECURITY R03: raw and zlib-wrapped deflate both decode
     with fetcher(lambda r: html(compress(PAGE.encode()), **{"Content-Encoding": encoding})) as f:
         assert f.fetch("https://example.org/").html == PAGE
 
 
 @pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip, deflate", "br", "zstd", "x-unknown"])
 def test_stacked_or_unknown_encodings_are_refused(encoding: str) -> None:
+    # SECURITY R02, R04: stacked codings, br/zstd (not decoded here) and unknown ones refused
     with (
         fetcher(lambda r: html(b"x" * 100, **{"Content-Encoding": encoding})) as f,
         pytest.raises(BadContent, match="encoding"),
@@ -107,6 +109,7 @@ def test_read_bounded_never_returns_more_than_the_cap() -> None:
 
 
 def test_truncated_gzip_is_a_clean_error_or_partial_text() -> None:
+    # SECURITY R03: truncated gzip ends cleanly, no hang
     data = gzip.compress(PAGE.encode() * 50)[:-30]
     out = read_bounded(iter([data]), "gzip", cap=10_000, deadline=time.monotonic() + 5)
     assert out and len(out) <= len(PAGE) * 50
@@ -146,6 +149,7 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading() -> None:
     ],
 )
 def test_non_pages_are_refused(status: int, content_type: str) -> None:
+    # SECURITY R11, R12, R23, R24: non-HTML types and error statuses are never read as the article
     def handler(r: httpx.Request) -> httpx.Response:
         return httpx.Response(
             status, headers={"Content-Type": content_type}, stream=httpx.ByteStream(PAGE.encode())

@@ -194,6 +194,7 @@ def test_image_urls_are_made_absolute(raw: str, expected: str) -> None:
     ],
 )
 def test_hostile_image_urls_are_dropped(raw: str) -> None:
+    # SECURITY U41: og:image to loopback, javascript: or data: is never stored as a link (and never fetched)
     assert clean_image_url(raw, BASE) is None
 
 

@@ -331,6 +331,7 @@ def test_bad_ids_and_slugs_are_404_or_422(
 def test_no_redirect_built_from_a_spoofed_host(
     client: TestClient, articles: dict[str, Article]
 ) -> None:
+    # SECURITY A17: absolute URLs never come from Host or X-Forwarded-*
     r = client.get(
         "/c/metier/",
         headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
