@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator import catalog, jobs, pipeline, resanitize, runner, store
+from aggregator import archive, catalog, jobs, pipeline, resanitize, runner, store
 from aggregator.db import is_empty, make_engine, migrate, session_scope
 from aggregator.errors import PerlesError
 from aggregator.models import FetchStatus, Job, JobState, utcnow
@@ -371,6 +371,9 @@ def refresh(
     from_captures: bool = typer.Option(
         False, help="Re-extract from the offline captures instead of fetching live"
     ),
+    from_archive: bool = typer.Option(
+        False, help="Re-extract from the raw responses kept at the last fetches (no network)"
+    ),
     force: bool = typer.Option(
         False, help="Fetch whole pages even if unchanged (no conditional GET), to re-extract"
     ),
@@ -378,8 +381,9 @@ def refresh(
     """Fetch articles again and re-extract them (after an extractor change, or to update).
 
     A page the site says is unchanged (HTTP 304 to our ETag or Last-Modified) keeps its
-    stored copy, unless --force. Example: perles refresh --collection community-manager
-    --from-captures
+    stored copy, unless --force. --from-archive re-extracts every page from its last kept raw
+    response (after an extractor upgrade), touching no site. Example: perles refresh
+    --collection community-manager --from-captures
     """
     settings = Settings()
     with _errors():
@@ -393,13 +397,17 @@ def refresh(
         if from_captures:
             files = catalog.load_dir(settings.collections_dir)
             captures = ReplayTransport(catalog.captures_of(files))
+        elif from_archive:
+            with Session(engine) as session:
+                captures = archive.replay_transport(session, [t[0] for t in targets])
+        offline = from_captures or from_archive
         done, failed, _ = _fetch_all(
             engine,
             settings,
             targets,
             captures,
-            live=not from_captures,
-            conditional=not (force or from_captures),
+            live=not offline,
+            conditional=not (force or offline),
         )
     out.print(f"done: {done} refreshed, {failed} failed")
 

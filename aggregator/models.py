@@ -172,7 +172,7 @@ _ACTIVE = text("state IN ('queued', 'running')")
 
 
 class Job(SQLModel, table=True):
-    """One unit of work of the durable ingest queue (aggregator/queue.py)."""
+    """One unit of work of the durable ingest queue (aggregator/jobs.py)."""
 
     __tablename__ = "job"
     # At most one queued or running job per article and kind: adding a URL twice, or fifty
@@ -212,7 +212,7 @@ class Job(SQLModel, table=True):
 
 class Host(SQLModel, table=True):
     """Politeness state per host, shared by every worker process: the next moment a request
-    may be sent to it (aggregator/queue.py takes the slot before fetching)."""
+    may be sent to it (aggregator/jobs.py takes the slot before fetching)."""
 
     __tablename__ = "host"
 

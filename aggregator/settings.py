@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     retry_base: float = 30.0  # first backoff; doubles with each attempt
     retry_cap: float = 3600.0
 
-    # The durable ingest queue (aggregator/queue.py): a job is tried max_attempts times; a
+    # The durable ingest queue (aggregator/jobs.py): a job is tried max_attempts times; a
     # worker holds a job's lease for lease_seconds (renewed while it works), after which a
     # killed worker's job is taken again. `perles serve` runs serve_workers in-process.
     max_attempts: int = 3

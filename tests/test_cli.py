@@ -211,3 +211,22 @@ def test_serve_runs_the_queue_in_process(env: str, tmp_path: Path) -> None:
                 time.sleep(0.2)
     assert cards and cards[0]["title"] == "Le métier de CM", cards
     assert site.hits["/servi"] == 1
+
+
+def test_refresh_from_archive_re_extracts_without_the_network(env: str) -> None:
+    with serve(Site()) as site:
+        url = site.page("/garde", ARTICLE)
+        assert run("sync", "--offline")[0] == 0
+        code, output = run("add", url, "-c", "community-manager")
+        assert code == 0, output
+    # The site is gone: a live refresh would fail; the kept raw response still answers.
+    code, output = run("refresh", "--from-archive", "--collection", "community-manager")
+    assert code == 0, output
+    # Every pearl with a kept response was re-extracted from it, the loopback page included;
+    # none was fetched (the bundled pages' raw responses come from their captures).
+    assert re.search(r"done: 11 refreshed, 0 failed", output), output
+    engine = make_engine(env)
+    with Session(engine) as session:
+        article = store.get_or_create_article(session, url)
+        assert article.fetch_status == "ok" and article.title
+    engine.dispose()
