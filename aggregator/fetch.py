@@ -217,6 +217,10 @@ class Fetcher:
             except httpx.InvalidURL as exc:
                 # httpx parses a redirect's Location itself (for `next_request`) first.
                 raise Refused(f"redirect refused: {exc}", code="refused_redirect") from None
+            except httpx.RemoteProtocolError as exc:
+                if "location header" in str(exc).lower():  # e.g. Location: http://0177.0.0.1/
+                    raise Refused(f"redirect refused: {exc}", code="refused_redirect") from None
+                raise network_error(exc) from None
             except httpx.TimeoutException:
                 if time.monotonic() >= deadline - 0.01:  # the cut timeout fired
                     raise FetchError(

@@ -210,6 +210,8 @@ REDIRECT_VECTORS = [
     "/\\127.0.0.2/",
     "http:///x",
     "",
+    "http://0177.0.0.1/",  # U06 by redirect: httpx cannot parse it (RemoteProtocolError)
+    "http://127.000.000.001/",
     "file:///etc/passwd",
     "gopher://127.0.0.2:{p}/_FLUSHALL",
     "javascript:alert(1)",
