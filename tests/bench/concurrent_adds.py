@@ -203,6 +203,8 @@ class Site:
     started: Counter[str] = field(default_factory=Counter)  # requests per path
     completed: Counter[str] = field(default_factory=Counter)  # whole bodies sent per path
     inflight: Counter[str] = field(default_factory=Counter)  # bodies being sent now
+    # When the most recent request whose whole body was sent had come in (monotonic).
+    last_sent_request: float = 0.0
 
     def body(self, path: str) -> bytes:
         page = ARTICLE.replace("Le métier de CM", f"Le métier de CM ({path})")
@@ -220,7 +222,7 @@ def serve(site: Site) -> Iterator[Site]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path
+            path, arrived = self.path, time.monotonic()
             body = site.body(path)
             with site.lock:
                 site.started[path] += 1
@@ -247,6 +249,8 @@ def serve(site: Site) -> Iterator[Site]:
                 with site.lock:
                     site.inflight[path] -= 1
                     site.completed[path] += sent
+                    if sent:
+                        site.last_sent_request = max(site.last_sent_request, arrived)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -407,7 +411,7 @@ def _figures(
 def cli_adds(db_url: str, url: str, board: str, n: int) -> list[Any]:
     """`perles add URL -c BOARD --no-wait` run `n` times at once, each a fresh process that
     migrates, then adds; per process (errors, start, end), the error being the last line of
-    what it printed to stderr when it failed."""
+    what it printed to stderr when it failed (a traceback's, if it ended with one)."""
     start = time.time()
     procs = [
         subprocess.Popen(
@@ -422,7 +426,11 @@ def cli_adds(db_url: str, url: str, board: str, n: int) -> list[Any]:
     results = []
     for proc in procs:
         _, err = proc.communicate(timeout=600)
-        lines = err.decode(errors="replace").strip().splitlines()
+        lines = [  # a traceback ends with SQLAlchemy's link to its docs: the line before it
+            line
+            for line in err.decode(errors="replace").strip().splitlines()
+            if not line.startswith("(Background on this error")
+        ]
         failed = proc.returncode != 0
         errors = [lines[-1][:200] if lines else f"exit status {proc.returncode}"] if failed else []
         results.append((errors, start, time.time()))

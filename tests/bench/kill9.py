@@ -129,15 +129,14 @@ def queue(engine: Engine, site: Site, board: str, paths: list[str]) -> None:
         pipeline.add(engine, site.base + path, board)
 
 
-def _next_body(site: Site, deadline: float) -> None:
-    """Return once the server has sent one more whole body (or at `deadline`, monotonic)."""
-    with site.lock:
-        seen = sum(site.completed.values())
+def _next_body(site: Site, since: float, deadline: float) -> None:
+    """Return once the server has sent the whole body of a request that came in after `since`
+    (or at `deadline`; both monotonic). A body still going to a killed worker does not count."""
     while time.monotonic() < deadline:
-        time.sleep(0.005)
         with site.lock:
-            if sum(site.completed.values()) > seen:
+            if site.last_sent_request >= since:
                 return
+        time.sleep(0.005)
 
 
 def kill_runs(
@@ -152,7 +151,7 @@ def kill_runs(
         launched = time.monotonic()
         proc = start_worker(db_url, log, "--concurrency", "2", PERLES_LEASE_SECONDS=LEASE)
         if k % 2:  # aimed: soon after a body is sent, while it is parsed or its result written
-            _next_body(site, launched + 8.0)
+            _next_body(site, launched, launched + 8.0)
             time.sleep(rng.uniform(0.0, 0.3))
         else:
             time.sleep(rng.uniform(1.0, 5.0))
@@ -282,8 +281,8 @@ def d01(
     heavy = sum(m == "parse or final write" and p.startswith("/heavy/") for p, m in held)
     print(
         f"kills that interrupted a job {sum(bool(k.moments) for k in kills)}; jobs held at a kill"
-        f" {len(held)}: "
-        + ", ".join(f"during {m} {n}" for m, n in sorted(moments.items()))
+        f" {len(held)}, by what each was at: "
+        + ", ".join(f"{m} {n}" for m, n in sorted(moments.items()))
         + f" (heavy pages among parse or final write: {heavy})"
     )
     interrupted = sorted({job_id for k in kills for job_id, _, _ in k.moments})
@@ -321,7 +320,7 @@ def d12(
     second = [start_worker(db_url, log, "--until-idle", "--concurrency", "2") for _ in range(2)]
     statuses += [p.wait(900) for p in second]
     print(
-        f"\n== D12 restart with {args.queued} queued jobs, {backend}: 2 workers, SIGTERM, 2 workers --until-idle =="
+        f"\n== D12 restart with {args.queued} queued jobs, {backend}: 2 workers, SIGTERM to each (its own process), 2 workers --until-idle =="
     )
     print(f"queued when the first pair stopped: {left}; exit statuses {statuses}")
     report_jobs(engine, "d12")
