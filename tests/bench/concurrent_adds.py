@@ -35,6 +35,7 @@ import contextlib
 import multiprocessing
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -66,6 +67,7 @@ PG_URL = os.environ.get(
 )
 PERLES = Path(sys.executable).parent / "perles"  # the console script of the venv running this
 LOCKED = ("database is locked", "database_busy", "database is busy")
+ERROR_LINE = re.compile(r"error \(|[\w.]*(Error|Exception)\b")
 
 
 # --- shared with tests/bench/kill9.py ----------------------------------------------------------
@@ -410,8 +412,8 @@ def _figures(
 
 def cli_adds(db_url: str, url: str, board: str, n: int) -> list[Any]:
     """`perles add URL -c BOARD --no-wait` run `n` times at once, each a fresh process that
-    migrates, then adds; per process (errors, start, end), the error being the last line of
-    what it printed to stderr when it failed (a traceback's, if it ended with one)."""
+    migrates, then adds; per process (errors, start, end), the error being the last error line
+    it printed when it failed ("error (code): ...", or a traceback's exception and SQL)."""
     start = time.time()
     procs = [
         subprocess.Popen(
@@ -426,13 +428,13 @@ def cli_adds(db_url: str, url: str, board: str, n: int) -> list[Any]:
     results = []
     for proc in procs:
         _, err = proc.communicate(timeout=600)
-        lines = [  # a traceback ends with SQLAlchemy's link to its docs: the line before it
-            line
-            for line in err.decode(errors="replace").strip().splitlines()
-            if not line.startswith("(Background on this error")
-        ]
-        failed = proc.returncode != 0
-        errors = [lines[-1][:200] if lines else f"exit status {proc.returncode}"] if failed else []
+        text = err.decode(errors="replace").strip().splitlines()
+        # "error (code): ..." for a known error; else a traceback's exception line, with the
+        # statement SQLAlchemy names under it
+        said = [line for line in text if ERROR_LINE.match(line)] or text[-1:]
+        sql = [line for line in text if line.startswith("[SQL:")][-1:]
+        message = " ".join(said[-1:] + sql)[:200] or f"exit status {proc.returncode}"
+        errors = [message] if proc.returncode != 0 else []
         results.append((errors, start, time.time()))
     return results
 
