@@ -13,10 +13,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from aggregator import archive, catalog, jobs, pipeline, resanitize, runner, store
-from aggregator.db import is_empty, make_engine, migrate, session_scope
+from aggregator.db import is_empty, make_engine, migrate, session_scope, storage_error
 from aggregator.errors import PerlesError
 from aggregator.models import FetchStatus, Job, JobState, utcnow
 from aggregator.replay import ReplayTransport
@@ -43,6 +44,12 @@ def _errors() -> Iterator[None]:
     """Known errors become one clear line and exit status 2; nothing else is swallowed."""
     try:
         yield
+    except DBAPIError as exc:  # outside a write session: a busy, full or gone database
+        storage = storage_error(exc)
+        if storage is None:
+            raise
+        err.print(f"error ({storage.code}): {storage.message}")
+        raise typer.Exit(2) from None
     except PerlesError as exc:
         err.print(f"error ({exc.code}): {exc.message}")
         raise typer.Exit(2) from None

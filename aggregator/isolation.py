@@ -246,7 +246,10 @@ def _signal_name(number: int) -> str:
 
 def _serve(conn: Connection, target: Target, memory_mb: int) -> None:
     """The child's loop: answer each (html, url) until told to stop or the parent goes away."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's; it stops us
+    # Ctrl-C and SIGTERM (systemd signals the whole group) are the parent's: it finishes the
+    # page in hand and stops us; a parent killed outright closes the pipe, and we return.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _limit_resources(memory_mb)
     try:
         conn.send(_READY)

@@ -9,6 +9,8 @@ transaction that marks the job done, so a result is stored once or not at all (S
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,7 +19,7 @@ from sqlmodel import Session
 
 from aggregator import archive, health, jobs, store
 from aggregator.db import session_scope
-from aggregator.errors import ExtractionError, FetchError, NotFound
+from aggregator.errors import ExtractionError, FetchError, NotFound, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.isolation import ExtractionWorker
 from aggregator.models import Article, FetchStatus, Job, JobKind, utcnow
@@ -54,22 +56,33 @@ class Added:
     title: str | None = None
 
 
+BUSY_ATTEMPTS = 3  # tries of an add that meets a busy database
+
+
 def add(
     engine: Engine, url: str, collection: str, note: str = "", *, max_attempts: int = 3
 ) -> Added:
     """Place `url` in `collection` with `note` and queue the fetch of its article if it has no
     stored copy yet; one transaction. An invalid URL raises InvalidURL before anything is
-    stored, an unknown collection NotFound."""
+    stored, an unknown collection NotFound. A database busy past its timeout is tried again
+    (a refused transaction wrote nothing) before StorageError reaches the caller."""
     normalized = normalize(url)
-    with session_scope(engine) as session:
-        target = store.get_collection(session, collection)
-        article = store.get_or_create_article(session, normalized)
-        store.place_pearl(session, target, article, note)
-        assert article.id is not None
-        if article.fetch_status == FetchStatus.OK.value:
-            return Added(normalized, article.id, None, article.title)
-        job_id = jobs.enqueue(session, article.id, JobKind.FETCH, max_attempts=max_attempts)
-        return Added(normalized, article.id, job_id)
+    for attempt in range(1, BUSY_ATTEMPTS + 1):
+        try:
+            with session_scope(engine) as session:
+                target = store.get_collection(session, collection)
+                article = store.get_or_create_article(session, normalized)
+                store.place_pearl(session, target, article, note)
+                assert article.id is not None
+                if article.fetch_status == FetchStatus.OK.value:
+                    return Added(normalized, article.id, None, article.title)
+                job_id = jobs.enqueue(session, article.id, JobKind.FETCH, max_attempts=max_attempts)
+                return Added(normalized, article.id, job_id)
+        except StorageError as exc:
+            if exc.code != "database_busy" or attempt == BUSY_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.05, 0.25) * attempt)  # spread the retries out
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def enqueue_fetches(

@@ -34,6 +34,9 @@ def stale_count(session: Session) -> int:
 
 def resanitize(engine: Engine, batch: int = BATCH) -> int:
     """Re-sanitise every stale stored copy; how many were rewritten."""
+    with Session(engine) as session:  # a read first: no write lock when nothing is stale
+        if stale_count(session) == 0:
+            return 0
     done = 0
     while True:
         with session_scope(engine) as session:

@@ -179,7 +179,15 @@ def place_pearl(
     note: str = "",
     position: int | None = None,
 ) -> Pearl:
-    """Put `article` in `collection` (or update its note/position); appended by default."""
+    """Put `article` in `collection` (or update its note/position); appended by default.
+
+    Adds to one board are serialised on the collection's row (PostgreSQL; SQLite's writes
+    already are), so two at once neither both insert the same pearl nor take one position.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(
+            select(Collection.id).where(Collection.id == collection.id).with_for_update()
+        ).one()
     pearl = session.exec(
         select(Pearl).where(Pearl.collection_id == collection.id, Pearl.article_id == article.id)
     ).first()
