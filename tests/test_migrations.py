@@ -129,3 +129,30 @@ def test_0003_upgrade_gives_old_rows_the_new_defaults(old_engine: Engine) -> Non
     with old_engine.connect() as conn:
         titles = conn.execute(text("SELECT title FROM article ORDER BY id")).scalars().all()
     assert titles == ["Un article", None]
+
+
+def test_a_migration_interrupted_halfway_leaves_the_old_schema_and_reruns(
+    old_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SECURITY D14: 0003 fails after creating its first tables; the whole upgrade is rolled
+    back (transactional DDL on both databases), and the next run completes it, no repair."""
+    to_revision(old_engine, "0002")
+    from alembic import op
+
+    real = op.create_table
+
+    def dies_at_raw_response(name: str, *columns: object, **kw: object) -> object:
+        if name == "raw_response":
+            raise KeyboardInterrupt  # the process is stopped halfway through 0003
+        return real(name, *columns, **kw)
+
+    monkeypatch.setattr(op, "create_table", dies_at_raw_response)
+    with pytest.raises(KeyboardInterrupt):
+        migrate(old_engine)
+    assert revision_of(old_engine) == "0002"
+    assert not {"job", "host"} & set(inspect(old_engine).get_table_names())  # job/host undone
+    monkeypatch.setattr(op, "create_table", real)
+    migrate(old_engine)
+    assert revision_of(old_engine) == HEAD
+    with Session(old_engine) as session:
+        assert [c.title for c in store.board(session, "metier").cards][0] == "Un article"

@@ -32,7 +32,6 @@ NOT_YET = {
     "D02": "the web layer writes nothing; every write is a job (tests/test_runner.py D01)",
     "D08": "WAL growth under a long reader is not measured yet",
     "D13": "there is no backup command yet",
-    "D14": "an interrupted migration is not tested yet (PostgreSQL DDL is transactional)",
     "U32": "a U+202E in a URL path is stored as given and escaped, not isolated on the page;"
     " percent-encoding non-ASCII paths would change the dedup key of stored rows",
     "U43": "by construction: the key is the submitted, normalised URL; nothing reads"
