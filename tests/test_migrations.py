@@ -155,4 +155,4 @@ def test_a_migration_interrupted_halfway_leaves_the_old_schema_and_reruns(
     migrate(old_engine)
     assert revision_of(old_engine) == HEAD
     with Session(old_engine) as session:
-        assert [c.title for c in store.board(session, "metier").cards][0] == "Un article"
+        assert store.board(session, "metier").cards[0].title == "Un article"
