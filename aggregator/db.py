@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
@@ -92,6 +93,16 @@ def is_empty(engine: Engine) -> bool:
         return True
     with engine.connect() as conn:
         return conn.exec_driver_sql("SELECT 1 FROM collection LIMIT 1").first() is None
+
+
+def is_postgres(session: Session) -> bool:
+    """True when `session` talks to PostgreSQL (else SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def insert(session: Session) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+    """The dialect's INSERT, the one with ON CONFLICT (upserts, insert-or-ignore)."""
+    return postgresql.insert if is_postgres(session) else sqlite.insert
 
 
 @contextmanager

@@ -18,16 +18,15 @@ job may then run twice, but only the holder of the current lease can write its r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, and_, func, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlmodel import Session, col, select, text
 
 from aggregator import health, store
-from aggregator.db import session_scope
+from aggregator.db import insert, is_postgres, session_scope
 from aggregator.errors import ExtractionError, FetchError, NotAnArticle, PerlesError, StorageError
 from aggregator.models import (
     ACTIVE_JOB_STATES,
@@ -69,14 +68,6 @@ class FailedJob:
     finished_at: dt.datetime | None
 
 
-def _insert(session: Session) -> Callable[..., postgresql.Insert | sqlite.Insert]:
-    return postgresql.insert if _postgres(session) else sqlite.insert
-
-
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _seconds(value: float) -> dt.timedelta:
     return dt.timedelta(seconds=value)
 
@@ -113,7 +104,7 @@ def enqueue(
             "created_at": now,
             "updated_at": now,
         }
-        stmt = _insert(session)(Job).values(**values)
+        stmt = insert(session)(Job).values(**values)
         session.exec(
             stmt.on_conflict_do_nothing(index_elements=["article_id", "kind"], index_where=_ACTIVE)
         )
@@ -158,7 +149,7 @@ def claim(
         stmt = select(Job).where(due).order_by(col(Job.run_after), col(Job.id)).limit(1)
         if exclude:
             stmt = stmt.where(col(Job.id).not_in(list(exclude)))
-        if _postgres(session):
+        if is_postgres(session):
             stmt = stmt.with_for_update(skip_locked=True)
         job = session.exec(stmt).first()
         if job is None:
@@ -182,7 +173,7 @@ def _fail_interrupted(session: Session, now: dt.datetime) -> None:
         col(Job.lease_until) < now,
         col(Job.attempts) >= col(Job.max_attempts),
     )
-    if _postgres(session):
+    if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
     for job in session.exec(stmt).all():
         if job.last_error is None or job.last_error.startswith("interrupted"):
@@ -316,7 +307,7 @@ def retry_or_fail(
     reason = reason_of(error)
     with session_scope(engine) as session:
         stmt = select(Job).where(_held(job_id, worker_id))
-        if _postgres(session):
+        if is_postgres(session):
             stmt = stmt.with_for_update()
         job = session.exec(stmt).first()
         if job is None:
@@ -375,8 +366,8 @@ def take_host_slot(engine: Engine, host: str, now: dt.datetime, delay: float) ->
         return None
     following = now + _seconds(delay)
     with session_scope(engine) as session:
-        insert = _insert(session)(Host).values(name=host, next_fetch_at=following)
-        stmt = insert.on_conflict_do_update(
+        row = insert(session)(Host).values(name=host, next_fetch_at=following)
+        stmt = row.on_conflict_do_update(
             index_elements=["name"],
             set_={"next_fetch_at": following},
             where=col(Host.next_fetch_at) <= now,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from aggregator.db import insert, is_postgres
 from aggregator.errors import NotFound
 from aggregator.models import (
     SANITIZER_VERSION,
@@ -72,8 +72,7 @@ def get_collection(session: Session, slug: str) -> Collection:
 
 def get_or_create_article(session: Session, url: str) -> Article:
     """The article for normalised `url`, created as pending if new; safe under concurrency."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(Article).values(
+    stmt = insert(session)(Article).values(
         url=url, fetch_status=FetchStatus.PENDING.value, created_at=utcnow()
     )
     session.execute(stmt.on_conflict_do_nothing(index_elements=["url"]))
@@ -184,7 +183,7 @@ def place_pearl(
     Adds to one board are serialised on the collection's row (PostgreSQL; SQLite's writes
     already are), so two at once neither both insert the same pearl nor take one position.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         session.exec(
             select(Collection.id).where(Collection.id == collection.id).with_for_update()
         ).one()
