@@ -37,8 +37,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, exists
 from sqlmodel import Session, col, select
 
+from aggregator import store
 from aggregator.db import session_scope
-from aggregator.errors import FetchError, InvalidURL, NotFound, Refused
+from aggregator.errors import FetchError, InvalidURL, Refused
 from aggregator.fetch import Fetcher
 from aggregator.models import Article, FetchStatus, Pearl, SourceStatus, utcnow
 from aggregator.settings import Settings
@@ -125,7 +126,7 @@ def check_source(engine: Engine, fetcher: Fetcher, article_id: int) -> SourceSta
     session and the verdict written in another.
     """
     with Session(engine) as session:
-        article = _article(session, article_id)
+        article = store.get_article(session, article_id)
         url = article.final_url or article.url
         etag, last_modified = article.etag, article.last_modified
     try:
@@ -138,17 +139,10 @@ def check_source(engine: Engine, fetcher: Fetcher, article_id: int) -> SourceSta
     with session_scope(engine) as session:
         return record(
             session,
-            _article(session, article_id),
+            store.get_article(session, article_id),
             verdict,
             dead_after=fetcher.settings.dead_after,
         )
-
-
-def _article(session: Session, article_id: int) -> Article:
-    article = session.get(Article, article_id)
-    if article is None:
-        raise NotFound(f"no article {article_id}")
-    return article
 
 
 def due_for_check(

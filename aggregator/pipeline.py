@@ -19,13 +19,11 @@ from sqlmodel import Session
 
 from aggregator import archive, health, jobs, store
 from aggregator.db import session_scope
-from aggregator.errors import ExtractionError, FetchError, NotFound, StorageError
+from aggregator.errors import ExtractionError, FetchError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.isolation import ExtractionWorker
-from aggregator.models import Article, FetchStatus, Job, JobKind, utcnow
+from aggregator.models import FetchStatus, Job, JobKind, utcnow
 from aggregator.urls import normalize
-
-_ETAG_CHARS, _LAST_MODIFIED_CHARS = 300, 100  # the columns' lengths (models.Article)
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ def run_job(
         health.check_source(engine, fetcher, job.article_id)
         with session_scope(engine) as session:
             jobs.finish(session, job.id, worker_id)
-            article = _article(session, job.article_id)
+            article = store.get_article(session, job.article_id)
             return Outcome(article.final_url or article.url, job.article_id, ok=True)
     return fetch_into(engine, fetcher, worker, job, worker_id)
 
@@ -130,7 +128,7 @@ def fetch_into(
     """
     assert job.id is not None
     with Session(engine) as session:
-        article = _article(session, job.article_id)
+        article = store.get_article(session, job.article_id)
         url, stored = article.url, article.fetch_status == FetchStatus.OK.value
         etag, last_modified = (
             (article.etag, article.last_modified) if job.conditional and stored else (None, None)
@@ -142,7 +140,7 @@ def fetch_into(
         if page.not_modified:
             with session_scope(engine) as session:
                 jobs.finish(session, job.id, worker_id)  # LeaseLost: nothing is written
-                article = _article(session, job.article_id)
+                article = store.get_article(session, job.article_id)
                 article.checked_at, article.last_error = utcnow(), None  # the copy is current
                 session.add(article)
                 health.mark_alive(session, article)  # a 304 only ever comes from the network
@@ -151,7 +149,7 @@ def fetch_into(
         if found.not_article:
             raise found.not_article.error()
     except (FetchError, ExtractionError) as exc:
-        reason = f"{exc.code}: {exc.message}"
+        reason = jobs.reason_of(exc)
         live = fetcher.networked and http_status is not None
         return Outcome(
             url, job.article_id, False, error=reason, cause=exc, http_status=http_status, live=live
@@ -173,25 +171,10 @@ def fetch_into(
     )
     with session_scope(engine) as session:
         jobs.finish(session, job.id, worker_id)  # first: LeaseLost and nothing is written
-        article = store.save_article(session, _article(session, job.article_id), fields)
-        _keep_validators(article, page.etag, page.last_modified)
+        article = store.save_article(session, store.get_article(session, job.article_id), fields)
+        # Already cleaned by the fetcher, and dropped there when longer than their columns.
+        article.etag, article.last_modified = page.etag, page.last_modified
         archive.keep(session, job.article_id, page, fetcher.settings.raw_responses_kept)
         if fetcher.networked:
             health.mark_alive(session, article)
         return Outcome(url, job.article_id, ok=True, title=article.title, http_status=http_status)
-
-
-def _keep_validators(article: Article, etag: str | None, last_modified: str | None) -> None:
-    """Store the page's validators for the next conditional fetch; one longer than its column
-    is dropped rather than cut (a cut ETag would never match)."""
-    article.etag = etag if etag and len(etag) <= _ETAG_CHARS else None
-    article.last_modified = (
-        last_modified if last_modified and len(last_modified) <= _LAST_MODIFIED_CHARS else None
-    )
-
-
-def _article(session: Session, article_id: int) -> Article:
-    article = session.get(Article, article_id)
-    if article is None:
-        raise NotFound(f"no article {article_id}")
-    return article

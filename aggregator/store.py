@@ -321,11 +321,17 @@ def error_code(reason: str | None) -> str | None:
     return code or None
 
 
-def article_view(session: Session, article_id: int) -> ArticleView:
-    """The reader page's data for one article, with the collections that hold it."""
+def get_article(session: Session, article_id: int) -> Article:
+    """The article `article_id`; NotFound if there is none."""
     article = session.get(Article, article_id)
     if article is None:
         raise NotFound(f"no article {article_id}")
+    return article
+
+
+def article_view(session: Session, article_id: int) -> ArticleView:
+    """The reader page's data for one article, with the collections that hold it."""
+    article = get_article(session, article_id)
     holder_ids = select(Pearl.collection_id).where(Pearl.article_id == article_id)
     return ArticleView(
         id=article_id,
