@@ -19,14 +19,14 @@ from sqlmodel import Session, col, delete, select
 
 from aggregator.captures import Capture, read_stream, record_bytes
 from aggregator.models import Article, RawResponse
-from aggregator.replay import ReplayTransport
+from aggregator.replay import FRAMING, ReplayTransport
 
 if TYPE_CHECKING:
     from aggregator.fetch import Page
 
 # Headers that describe the original transfer, not the bytes we keep: the body is stored
 # decoded, so its Content-Encoding and framing no longer apply (replay would decode twice).
-_TRANSFER = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
+_TRANSFER = FRAMING | {"content-encoding"}
 _MAX_HEADERS = 200  # a response with more is kept with its first 200 headers (SECURITY R08, R27)
 
 

@@ -16,7 +16,7 @@ from aggregator.fetch import CAPTURED_AT
 from aggregator.urls import normalize
 
 # Framing headers describe the original transfer, not the bytes we replay.
-_FRAMING = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+FRAMING = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 class ReplayTransport(httpx.BaseTransport):
@@ -32,7 +32,7 @@ class ReplayTransport(httpx.BaseTransport):
         capture = self._captures.get(normalize(str(request.url)))
         if capture is None:
             raise httpx.ConnectError(f"no capture of {request.url}", request=request)
-        headers = [(k, v) for k, v in capture.headers if k.lower() not in _FRAMING]
+        headers = [(k, v) for k, v in capture.headers if k.lower() not in FRAMING]
         return httpx.Response(
             capture.status,
             headers=headers,
