@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from sqlalchemy import Engine
 
@@ -18,6 +18,7 @@ from aggregator.isolation import ExtractionWorker
 from aggregator.models import Job
 from aggregator.settings import Settings
 from tests.pipeline_pages import ARTICLE
+from tests.site import http_server
 
 
 def quick(settings: Settings, **changes: object) -> Settings:
@@ -131,16 +132,11 @@ def serve_pages(site: Pages) -> Iterator[Pages]:
             pass
 
     lock = threading.Lock()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield site
-    finally:
-        for page in site.pages.values():
-            if page.hold is not None:
-                page.hold.set()
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler, daemon_threads=True) as server:
+        site.base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield site
+        finally:  # before the server shuts down: let held responses go
+            for page in site.pages.values():
+                if page.hold is not None:
+                    page.hold.set()

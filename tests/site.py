@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 @dataclass
@@ -62,15 +64,58 @@ def serve(site: Site, host: str = "127.0.0.1", port: int = 0) -> Iterator[Site]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    site.base = f"http://{host}:{server.server_address[1]}"
+    with http_server(Handler, host, port) as server:
+        site.base = f"http://{host}:{server.server_address[1]}"
+        yield site
+
+
+@contextmanager
+def http_server(
+    handler: type[BaseHTTPRequestHandler],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    daemon_threads: bool = False,
+) -> Iterator[ThreadingHTTPServer]:
+    """A ThreadingHTTPServer answering with `handler` from a thread, shut down on exit.
+
+    `daemon_threads`: do not wait for requests still being answered when it closes (a test
+    holding a response open, or whose client was killed).
+    """
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = daemon_threads
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
-        yield site
+        yield server
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve the ASGI `app` with uvicorn from a thread on a free 127.0.0.1 port; its base URL."""
+    import pytest
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 class Listener:

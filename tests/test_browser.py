@@ -5,16 +5,12 @@ PERLES_REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlmodel import Session
 
 from aggregator import store
@@ -22,6 +18,7 @@ from aggregator.db import make_engine, migrate
 from aggregator.models import FetchStatus
 from aggregator.settings import Settings
 from tests.conftest import skip_or_fail
+from tests.site import serve_app
 from tests.web_helpers import add_article
 from web.app import create_app
 
@@ -118,26 +115,8 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         session.commit()
     engine.dispose()
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(Settings(database_url=url)), log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_app(create_app(Settings(database_url=url))) as base:
+        yield base
 
 
 def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:

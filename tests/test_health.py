@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import Engine
@@ -27,6 +26,7 @@ from aggregator.errors import (
 from aggregator.fetch import Fetcher
 from aggregator.models import Article, SourceStatus
 from aggregator.settings import Settings
+from tests.site import http_server
 from tests.web_helpers import add_article, extracted_fields
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
@@ -221,15 +221,9 @@ def serve_origin(engine: Engine) -> Iterator[Origin]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    origin.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as server:
+        origin.base = f"http://127.0.0.1:{server.server_address[1]}"
         yield origin
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ PERLES_REQUIRE_BROWSER=1; never downloads a browser."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +27,7 @@ from aggregator.sanitize import sanitize
 from aggregator.settings import Settings
 from tests.conftest import skip_or_fail
 from tests.hostile_html import EVIL, PROSE, ROWS, Vector, all_vectors
+from tests.site import serve_app
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web_helpers import add_article
 from web.app import create_app
@@ -333,24 +330,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         control_id = control.id
     engine.dispose()
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = WithoutCSP(create_app(Settings(database_url=url)))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield Site(f"http://127.0.0.1:{port}", articles, control_id, raw)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_app(WithoutCSP(create_app(Settings(database_url=url)))) as base:
+        yield Site(base, articles, control_id, raw)
 
 
 @pytest.fixture(scope="module")
