@@ -16,12 +16,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from aggregator import archive, catalog, jobs, pipeline, resanitize, runner, store
-from aggregator.db import is_empty, make_engine, migrate, session_scope, storage_error
+from aggregator import store
+from aggregator.curate import catalog
 from aggregator.errors import PerlesError
-from aggregator.models import FetchStatus, Job, JobState, utcnow
-from aggregator.replay import ReplayTransport
+from aggregator.fetch.replay import ReplayTransport
+from aggregator.queue import jobs, pipeline, runner
 from aggregator.settings import Settings
+from aggregator.store import archive, resanitize
+from aggregator.store.db import is_empty, make_engine, migrate, session_scope, storage_error
+from aggregator.store.models import FetchStatus, Job, JobState, utcnow
 
 app = typer.Typer(
     help="Perles: a curated link board. Collections of articles, fetched, cleaned and served.",

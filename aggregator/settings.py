@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     retry_base: float = 30.0  # first backoff; doubles with each attempt
     retry_cap: float = 3600.0
 
-    # The durable ingest queue (aggregator/jobs.py): a job is tried max_attempts times; a
+    # The durable ingest queue (aggregator/queue/jobs.py): a job is tried max_attempts times; a
     # worker holds a job's lease for lease_seconds (renewed while it works), after which a
     # killed worker's job is taken again. `perles serve` runs serve_workers in-process.
     max_attempts: int = 3
@@ -54,14 +54,14 @@ class Settings(BaseSettings):
     workers: int = 2
     serve_workers: int = 1
 
-    # Link health (aggregator/health.py): sources are checked every check_interval_hours; a
+    # Link health (aggregator/queue/health.py): sources are checked every check_interval_hours; a
     # source failing dead_after checks in a row (or 404/410, or no DNS) is marked dead.
     check_interval_hours: float = 24.0 * 7
     dead_after: int = 3
     # Raw responses kept per article (WARC records) so pages can be re-extracted offline.
     raw_responses_kept: int = 3
 
-    # Extraction runs in a worker process, killed past the timeout (aggregator/isolation.py).
+    # Extraction runs in a worker process, killed past its timeout (extract/isolation.py).
     extract_timeout: float = 20.0
     extract_memory_mb: int = 1024  # the worker's address-space cap (Linux); 0 for none
 

@@ -17,10 +17,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from aggregator.db import make_engine, migrate
-from aggregator.isolation import ExtractionWorker
-from aggregator.models import Article
+from aggregator.extract.isolation import ExtractionWorker
 from aggregator.settings import Settings
+from aggregator.store.db import make_engine, migrate
+from aggregator.store.models import Article
 from tests.web_helpers import seed_board
 from web.app import create_app
 

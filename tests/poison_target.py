@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from aggregator.isolation import CleanArticle, clean_article
+from aggregator.extract.isolation import CleanArticle, clean_article
 
 POISON = "<!-- poison -->"
 

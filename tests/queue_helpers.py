@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler
 
 from sqlalchemy import Engine
 
-from aggregator import pipeline, runner
-from aggregator.isolation import ExtractionWorker
-from aggregator.models import Job
+from aggregator.extract.isolation import ExtractionWorker
+from aggregator.queue import pipeline, runner
 from aggregator.settings import Settings
+from aggregator.store.models import Job
 from tests.pipeline_pages import ARTICLE
 from tests.site import http_server
 

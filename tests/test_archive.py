@@ -1,4 +1,4 @@
-"""Raw responses kept as WARC records (aggregator/archive.py), on SQLite and PostgreSQL: stored
+"""Raw responses kept as WARC records (aggregator/store/archive.py), on SQLite and PostgreSQL: stored
 with the article, pruned, read back, replayed through the real fetcher, exported."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from pathlib import Path
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from aggregator import archive, store
-from aggregator.captures import read_stream
-from aggregator.db import session_scope
-from aggregator.fetch import Fetcher, Page
-from aggregator.models import RawResponse
+from aggregator import store
+from aggregator.fetch.captures import read_stream
+from aggregator.fetch.client import Fetcher, Page
 from aggregator.settings import Settings
+from aggregator.store import archive
+from aggregator.store.db import session_scope
+from aggregator.store.models import RawResponse
 
 HTML = "<html><head><title>Été</title></head><body><p>Une journée de CM.</p></body></html>"
 WHEN = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)

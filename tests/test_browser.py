@@ -14,9 +14,9 @@ import pytest
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.db import make_engine, migrate
-from aggregator.models import FetchStatus
 from aggregator.settings import Settings
+from aggregator.store.db import make_engine, migrate
+from aggregator.store.models import FetchStatus
 from tests.conftest import skip_or_fail
 from tests.site import serve_app
 from tests.web_helpers import add_article

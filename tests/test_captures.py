@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.captures import Capture, read_captures, write_captures
+from aggregator.fetch.captures import Capture, read_captures, write_captures
 
 UTC = datetime.UTC
 WHEN = datetime.datetime(2011, 3, 3, 9, 30, tzinfo=UTC)

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator import catalog, store
+from aggregator import store
+from aggregator.curate import catalog
 from aggregator.errors import CatalogError
 from tests.conftest import REPO
 

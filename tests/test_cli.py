@@ -17,9 +17,10 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from aggregator import catalog, store
+from aggregator import store
 from aggregator.cli import app
-from aggregator.db import make_engine
+from aggregator.curate import catalog
+from aggregator.store.db import make_engine
 from tests.conftest import REPO
 from tests.pipeline_pages import ARTICLE
 from tests.site import Site, serve

@@ -8,9 +8,10 @@ import threading
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from aggregator import pipeline, store
-from aggregator.db import make_engine, session_scope
-from aggregator.models import Pearl
+from aggregator import store
+from aggregator.queue import pipeline
+from aggregator.store.db import make_engine, session_scope
+from aggregator.store.models import Pearl
 
 
 def race(db_url: str, calls: list[tuple[str, str]], threads: int = 8) -> list[BaseException]:

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from aggregator.errors import ExtractionError
-from aggregator.extract import EXCERPT_CHARS, extract, shorten
+from aggregator.extract.article import EXCERPT_CHARS, extract, shorten
 
 PARAS = "".join(
     f"<p>Paragraphe {i} : le community manager écoute sa communauté, répond aux questions, "

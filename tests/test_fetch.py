@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from aggregator.errors import BadContent, FetchError, Refused, TooLarge
-from aggregator.fetch import Fetcher, decode_body, read_bounded, retry_after
+from aggregator.fetch.client import Fetcher, decode_body, read_bounded, retry_after
 from aggregator.settings import Settings
 from tests.site import Listener, Site, read_request, serve
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
-from aggregator.captures import Capture, read_captures
+from aggregator.fetch.captures import Capture, read_captures
 from tests.golden_checks import (
     active_markup,
     metadata_mismatches,

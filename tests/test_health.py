@@ -1,5 +1,5 @@
 """Link health: classification, the failure counter, checks against a loopback server, and
-which sources are due (aggregator/health.py). Storage tests run on SQLite and PostgreSQL."""
+which sources are due (aggregator/queue/health.py). Storage tests run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator import health, store
-from aggregator.db import session_scope
+from aggregator import store
 from aggregator.errors import (
     BadContent,
     Disallowed,
@@ -23,9 +22,11 @@ from aggregator.errors import (
     Refused,
     TooLarge,
 )
-from aggregator.fetch import Fetcher
-from aggregator.models import Article, SourceStatus
+from aggregator.fetch.client import Fetcher
+from aggregator.queue import health
 from aggregator.settings import Settings
+from aggregator.store.db import session_scope
+from aggregator.store.models import Article, SourceStatus
 from tests.site import http_server
 from tests.web_helpers import add_article, extracted_fields
 

@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.charset import decode_body
 from aggregator.errors import NotAnArticle
-from aggregator.isolation import clean_article
+from aggregator.extract.isolation import clean_article
+from aggregator.fetch.charset import decode_body
 from tests.web_helpers import extracted_fields
 
 PROSE = " ".join(

@@ -20,11 +20,11 @@ from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator import store
-from aggregator.db import make_engine, migrate
-from aggregator.isolation import clean_article
-from aggregator.models import Article
+from aggregator.extract.isolation import clean_article
 from aggregator.sanitize import sanitize
 from aggregator.settings import Settings
+from aggregator.store.db import make_engine, migrate
+from aggregator.store.models import Article
 from tests.conftest import skip_or_fail
 from tests.hostile_html import EVIL, PROSE, ROWS, Vector, all_vectors
 from tests.site import serve_app

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from aggregator.errors import ExtractionError, NotAnArticle
-from aggregator.isolation import (
+from aggregator.extract.isolation import (
     MAX_HTML_CHARS,
     CleanArticle,
     ExtractionWorker,

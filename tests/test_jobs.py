@@ -1,4 +1,4 @@
-"""The job queue's queries (aggregator/jobs.py) on SQLite and PostgreSQL: one active job per
+"""The job queue's queries (aggregator/queue/jobs.py) on SQLite and PostgreSQL: one active job per
 article and kind under concurrency, claims and leases, retries and failures, host slots."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from aggregator import jobs, pipeline, store
-from aggregator.db import make_engine, session_scope
+from aggregator import store
 from aggregator.errors import BadContent, ExtractionError, FetchError, NotAnArticle
-from aggregator.models import Article, Job, JobKind, JobState
+from aggregator.queue import jobs, pipeline
 from aggregator.settings import Settings
+from aggregator.store.db import make_engine, session_scope
+from aggregator.store.models import Article, Job, JobKind, JobState
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 LEASE = 60.0

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.db import WRITE, alembic_config, make_engine, migrate
+from aggregator.store.db import WRITE, alembic_config, make_engine, migrate
 from tests.web_helpers import extracted_fields
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import FetchError, Refused
-from aggregator.fetch import Fetcher
-from aggregator.netguard import Resolver, guarded_transport, system_resolver
+from aggregator.fetch.client import Fetcher
+from aggregator.fetch.netguard import Resolver, guarded_transport, system_resolver
 from aggregator.settings import Settings
 from tests.site import Listener, Site, free_port_on, read_request, serve
 

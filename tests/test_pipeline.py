@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from aggregator import pipeline, store
+from aggregator import store
 from aggregator.errors import InvalidURL, NotFound
-from aggregator.isolation import ExtractionWorker
-from aggregator.models import Article, Job
+from aggregator.extract.isolation import ExtractionWorker
+from aggregator.queue import pipeline
 from aggregator.settings import Settings
+from aggregator.store.models import Article, Job
 from tests.pipeline_pages import ARTICLE
 from tests.queue_helpers import drain, quick
 from tests.site import Site, serve

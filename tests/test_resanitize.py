@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from aggregator import resanitize, store
-from aggregator.db import session_scope
-from aggregator.models import SANITIZER_VERSION, Article
+from aggregator import store
+from aggregator.store import resanitize
+from aggregator.store.db import session_scope
+from aggregator.store.models import SANITIZER_VERSION, Article
 from tests.web_helpers import extracted_fields
 
 # What the version-1 sanitiser let through: `cite` was not scheme-checked, images had no

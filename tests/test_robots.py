@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from aggregator.errors import Disallowed, FetchError
-from aggregator.fetch import Fetcher
-from aggregator.robots import ROBOTS_CAP, RobotsCache, product_token
+from aggregator.fetch.client import Fetcher
+from aggregator.fetch.robots import ROBOTS_CAP, RobotsCache, product_token
 from aggregator.settings import Settings
 from tests.site import Site, serve
 

@@ -1,4 +1,4 @@
-"""The worker loop (aggregator/runner.py) against loopback servers, on SQLite and PostgreSQL:
+"""The worker loop (aggregator/queue/runner.py) against loopback servers, on SQLite and PostgreSQL:
 jobs done once, politeness between requests to a host, conditional refreshes, a poison page,
 restarts, and `kill -9` of a `perles worker` process while it holds a job."""
 
@@ -18,12 +18,13 @@ import pytest
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col, select
 
-from aggregator import jobs, pipeline, runner, store
-from aggregator.db import make_engine, session_scope
-from aggregator.fetch import Fetcher
-from aggregator.isolation import ExtractionWorker
-from aggregator.models import Article, Job, JobKind, JobState, RawResponse, utcnow
+from aggregator import store
+from aggregator.extract.isolation import ExtractionWorker
+from aggregator.fetch.client import Fetcher
+from aggregator.queue import jobs, pipeline, runner
 from aggregator.settings import Settings
+from aggregator.store.db import make_engine, session_scope
+from aggregator.store.models import Article, Job, JobKind, JobState, RawResponse, utcnow
 from tests.conftest import REPO
 from tests.pipeline_pages import ARTICLE
 from tests.poison_target import POISON, poison

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from aggregator.isolation import clean_article
+from aggregator.extract.isolation import clean_article
+from aggregator.fetch.urls import clean_image_url
 from aggregator.sanitize import sanitize
-from aggregator.urls import clean_image_url
 from tests.hostile_checks import static_problems
 from tests.hostile_html import (
     BODY,

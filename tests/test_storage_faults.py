@@ -15,10 +15,10 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.db import make_engine, migrate, session_scope
 from aggregator.errors import StorageError
-from aggregator.models import Article
 from aggregator.settings import Settings
+from aggregator.store.db import make_engine, migrate, session_scope
+from aggregator.store.models import Article
 from tests.conftest import PG_URL
 from tests.web_helpers import extracted_fields
 from web.app import create_app

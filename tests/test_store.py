@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.errors import NotFound
-from aggregator.models import FetchStatus
+from aggregator.store.models import FetchStatus
 from tests.web_helpers import extracted_fields
 
 
@@ -95,7 +95,7 @@ def test_a_failed_recheck_keeps_the_date_of_the_stored_copy(session: Session) ->
 
 
 def test_sqlite_reads_do_not_wait_for_a_writer(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from aggregator.db import make_engine, migrate, session_scope
+    from aggregator.store.db import make_engine, migrate, session_scope
 
     engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
     migrate(engine)

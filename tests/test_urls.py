@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from aggregator.errors import InvalidURL, Refused
-from aggregator.urls import check_target, clean_image_url, is_public, normalize
+from aggregator.fetch.urls import check_target, clean_image_url, is_public, normalize
 
 PORTS = {80, 443}
 

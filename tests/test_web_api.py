@@ -11,8 +11,8 @@ from httpx import Response
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.models import Article
 from aggregator.settings import Settings
+from aggregator.store.models import Article
 from tests.web_helpers import add_article, check_source, count_queries, seed_many
 from web.app import create_app
 

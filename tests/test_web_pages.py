@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.models import Article, CollectionSummary
+from aggregator.store.models import Article, CollectionSummary
 from tests.web_helpers import add_article, check_source, count_queries, seed_many
 from web.pages import collection_tree
 from web.templating import TEMPLATES_DIR, date_fr, lang_tag, make_templates, safe_url

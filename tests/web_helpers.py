@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, event
 from sqlmodel import Session
 
-from aggregator import health, store
+from aggregator import store
 from aggregator.errors import FetchError
-from aggregator.models import Article, Collection, FetchStatus
+from aggregator.queue import health
+from aggregator.store.models import Article, Collection, FetchStatus
 
 
 def extracted_fields(url: str, **overrides: object) -> store.ExtractedFields:

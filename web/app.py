@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from aggregator.db import make_engine
 from aggregator.settings import Settings
+from aggregator.store.db import make_engine
 from web import api, errors, pages
 from web.head import HeadAsGetMiddleware
 from web.limits import BodyLimitMiddleware

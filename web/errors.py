@@ -16,7 +16,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aggregator.db import storage_error
 from aggregator.errors import (
     CatalogError,
     ExtractionError,
@@ -26,6 +25,7 @@ from aggregator.errors import (
     PerlesError,
     StorageError,
 )
+from aggregator.store.db import storage_error
 from web.security import security_headers
 
 log = logging.getLogger(__name__)

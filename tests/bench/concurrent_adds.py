@@ -57,9 +57,10 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 
-from aggregator import pipeline, store  # noqa: E402
-from aggregator.db import make_engine, migrate, session_scope  # noqa: E402
+from aggregator import store  # noqa: E402
 from aggregator.errors import PerlesError, StorageError  # noqa: E402
+from aggregator.queue import pipeline  # noqa: E402
+from aggregator.store.db import make_engine, migrate, session_scope  # noqa: E402
 from tests.pipeline_pages import ARTICLE  # noqa: E402
 
 PG_URL = os.environ.get(

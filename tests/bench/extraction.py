@@ -43,9 +43,9 @@ sys.path.insert(0, str(REPO))
 
 import lxml.html  # noqa: E402
 
-from aggregator.captures import read_captures  # noqa: E402
 from aggregator.errors import ExtractionError  # noqa: E402
-from aggregator.fetch import decode_body  # noqa: E402
+from aggregator.fetch.captures import read_captures  # noqa: E402
+from aggregator.fetch.client import decode_body  # noqa: E402
 
 DEFAULT_DEVSET = REPO.parent / "shared" / "extraction-devset"
 DEVSET_URL = "http://fakehost/test/page.html"  # the URL Mozilla's suite gives every page
@@ -70,7 +70,7 @@ class Result:
 
 
 def run_perles(html: str, url: str) -> Result:
-    from aggregator.isolation import clean_article
+    from aggregator.extract.isolation import clean_article
 
     try:
         found = clean_article(html, url)  # extract and sanitise: the whole job, in process

@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from aggregator.errors import FetchError, PerlesError  # noqa: E402
-from aggregator.fetch import Fetcher  # noqa: E402
+from aggregator.fetch.client import Fetcher  # noqa: E402
 from aggregator.settings import Settings  # noqa: E402
 from tests import netns  # noqa: E402
 

@@ -45,8 +45,8 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import Engine  # noqa: E402
 
-from aggregator import pipeline  # noqa: E402
-from aggregator.db import make_engine  # noqa: E402
+from aggregator.queue import pipeline  # noqa: E402
+from aggregator.store.db import make_engine  # noqa: E402
 from tests.bench.concurrent_adds import (  # noqa: E402
     Site,
     collections,
@@ -165,7 +165,7 @@ def kill_runs(
             engine,
             "SELECT j.id, a.url FROM job j JOIN article a ON a.id = j.article_id"
             " WHERE j.state = 'running' AND j.leased_by LIKE :w",
-            w=f"%:{proc.pid}:%",  # worker ids are host:pid:thread:random (aggregator/runner.py)
+            w=f"%:{proc.pid}:%",  # worker ids are host:pid:thread:random (aggregator/queue/runner.py)
         )
         moments = []
         for job_id, url in held:

@@ -191,7 +191,7 @@ def _child(client: str, url: str, warm: str, args: argparse.Namespace) -> None:
     import httpx
 
     from aggregator.errors import PerlesError
-    from aggregator.fetch import Fetcher
+    from aggregator.fetch.client import Fetcher
     from aggregator.settings import Settings
 
     if client == "perles":

@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import ExtractionError
-from aggregator.extract import Extracted, extract
+from aggregator.extract.article import Extracted, extract
 from aggregator.sanitize import sanitize
 
 if TYPE_CHECKING:  # the child need not import pydantic

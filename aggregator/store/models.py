@@ -64,7 +64,7 @@ class FetchStatus(enum.StrEnum):
 
 
 class SourceStatus(enum.StrEnum):
-    """What the last link-health checks said of the original page (aggregator/health.py)."""
+    """What the last link-health checks said of the original page (aggregator/queue/health.py)."""
 
     UNCHECKED = "unchecked"
     ALIVE = "alive"
@@ -172,7 +172,7 @@ _ACTIVE = text("state IN ('queued', 'running')")
 
 
 class Job(SQLModel, table=True):
-    """One unit of work of the durable ingest queue (aggregator/jobs.py)."""
+    """One unit of work of the durable ingest queue (aggregator/queue/jobs.py)."""
 
     __tablename__ = "job"
     # At most one queued or running job per article and kind: adding a URL twice, or fifty
@@ -212,7 +212,7 @@ class Job(SQLModel, table=True):
 
 class Host(SQLModel, table=True):
     """Politeness state per host, shared by every worker process: the next moment a request
-    may be sent to it (aggregator/jobs.py takes the slot before fetching)."""
+    may be sent to it (aggregator/queue/jobs.py takes the slot before fetching)."""
 
     __tablename__ = "host"
 
@@ -221,8 +221,8 @@ class Host(SQLModel, table=True):
 
 
 class RawResponse(SQLModel, table=True):
-    """A raw HTTP response as fetched, kept as one gzipped WARC record (aggregator/archive.py),
-    so a better extractor can re-extract without fetching again."""
+    """A raw HTTP response as fetched, kept as one gzipped WARC record (store/archive.py), so
+    a better extractor can re-extract without fetching again."""
 
     __tablename__ = "raw_response"
 
@@ -271,7 +271,7 @@ class Card(_ReadModel):
     added_at: dt.datetime
     fetch_status: str
     last_error: str | None
-    # Link health (aggregator/health.py): SourceStatus, when it was last checked, and the
+    # Link health (aggregator/queue/health.py): SourceStatus, when it was last checked, and the
     # stable code of what the last failed check met (its message stays in the database).
     source_status: SourceStatus
     source_checked_at: dt.datetime | None

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 
 import httpx
 
-from aggregator.captures import Capture
-from aggregator.fetch import CAPTURED_AT
-from aggregator.urls import normalize
+from aggregator.fetch.captures import Capture
+from aggregator.fetch.client import CAPTURED_AT
+from aggregator.fetch.urls import normalize
 
 # Framing headers describe the original transfer, not the bytes we replay.
 FRAMING = {"content-length", "transfer-encoding", "connection", "keep-alive"}

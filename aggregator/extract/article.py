@@ -17,12 +17,12 @@ import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
-from aggregator.boilerplate import BOILERPLATE_TEXT, drop, strip_body, strip_page, text_of
 from aggregator.errors import ExtractionError
-from aggregator.language import choose_language
-from aggregator.metadata import read_metadata
-from aggregator.scorer import Unparseable, main_content
-from aggregator.verdict import PageSignals, Verdict, not_article
+from aggregator.extract.boilerplate import BOILERPLATE_TEXT, drop, strip_body, strip_page, text_of
+from aggregator.extract.language import choose_language
+from aggregator.extract.metadata import read_metadata
+from aggregator.extract.scorer import Unparseable, main_content
+from aggregator.extract.verdict import PageSignals, Verdict, not_article
 
 EXCERPT_CHARS = 300
 

@@ -1,11 +1,11 @@
 """The only module that talks HTTP to the outside: one client, explicit limits, safe decoding.
 
-Every hop of a fetch goes through the URL policy (aggregator.urls) and, on the real network,
-through the guarded backend (aggregator.netguard), which checks every address the host resolves
+Every hop of a fetch goes through the URL policy (fetch/urls.py) and, on the real network,
+through the guarded backend (fetch/netguard.py), which checks every address the host resolves
 to where the socket opens and connects to the address it checked. Redirects are followed by
 hand (the redirect body is never read), the body is decompressed by our own bounded decoder,
-and bytes are decoded to `str` (aggregator.charset, an allow-list of encodings) before any
-parser sees them. robots.txt is read through the same hop loop (aggregator.robots) and checked
+and bytes are decoded to `str` (fetch/charset.py, an allow-list of encodings) before any
+parser sees them. robots.txt is read through the same hop loop (fetch/robots.py) and checked
 on every hop. An https -> http redirect is followed (SECURITY U39): the request carries no cookie or
 credential to leak, an http URL submitted directly is fetched the same way, and the final URL
 recorded says http://.
@@ -32,19 +32,19 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from aggregator import netguard
-from aggregator.charset import decode_body
 from aggregator.errors import BadContent, FetchError, InvalidURL, Refused, TooLarge
-from aggregator.netguard import (
+from aggregator.fetch import netguard
+from aggregator.fetch.charset import decode_body
+from aggregator.fetch.netguard import (
     LIMITS,
     GuardedTransport,
     Resolver,
     guarded_transport,
     system_resolver,
 )
-from aggregator.robots import ROBOTS_CAP, Robots, RobotsCache, process_cache
+from aggregator.fetch.robots import ROBOTS_CAP, Robots, RobotsCache, process_cache
+from aggregator.fetch.urls import check_target, normalize
 from aggregator.settings import Settings
-from aggregator.urls import check_target, normalize
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 REDIRECTS = {301, 302, 303, 307, 308}

@@ -25,10 +25,12 @@ from sqlalchemy import Engine, and_, func, or_, update
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlmodel import Session, col, select, text
 
-from aggregator import health, store
-from aggregator.db import insert, is_postgres, session_scope
+from aggregator import store
 from aggregator.errors import ExtractionError, FetchError, NotAnArticle, PerlesError, StorageError
-from aggregator.models import (
+from aggregator.queue import health
+from aggregator.settings import Settings
+from aggregator.store.db import insert, is_postgres, session_scope
+from aggregator.store.models import (
     ACTIVE_JOB_STATES,
     Article,
     FetchStatus,
@@ -38,14 +40,13 @@ from aggregator.models import (
     JobState,
     utcnow,
 )
-from aggregator.settings import Settings
 
 # The predicate of the partial unique index uq_job_active, repeated so that ON CONFLICT can
 # name that index (PostgreSQL infers a partial index only from its exact predicate).
 _ACTIVE: TextClause = text("state IN ('queued', 'running')")
 # Extraction errors that say nothing about the page for sure: the worker process timed out,
-# died or crashed (aggregator/isolation.py). They are retried, so a page that kills the worker
-# every time is failed after max_attempts and never holds the queue (SECURITY D10).
+# died or crashed (aggregator/extract/isolation.py). They are retried, so a page that kills
+# the worker every time is failed after max_attempts and never holds the queue (SECURITY D10).
 RETRIED_EXTRACTION = frozenset({"extract_timeout", "extract_crashed", "extract_failed"})
 _MAX_REASON = 300  # characters of an unexpected exception's text kept in a reason
 

@@ -29,8 +29,8 @@ import httpcore
 import httpx
 
 from aggregator.errors import FetchError
+from aggregator.fetch.urls import check_addresses
 from aggregator.settings import Settings
-from aggregator.urls import check_addresses
 
 Resolver = Callable[[str, int], list[str]]
 Connect = Callable[..., socket.socket]  # socket.create_connection(address, timeout)

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, delete, select
 
-from aggregator.captures import Capture, read_stream, record_bytes
-from aggregator.models import Article, RawResponse
-from aggregator.replay import FRAMING, ReplayTransport
+from aggregator.fetch.captures import Capture, read_stream, record_bytes
+from aggregator.fetch.replay import FRAMING, ReplayTransport
+from aggregator.store.models import Article, RawResponse
 
 if TYPE_CHECKING:
-    from aggregator.fetch import Page
+    from aggregator.fetch.client import Page
 
 # Headers that describe the original transfer, not the bytes we keep: the body is stored
 # decoded, so its Content-Encoding and framing no longer apply (replay would decode twice).

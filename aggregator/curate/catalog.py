@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from aggregator import store
-from aggregator.captures import Capture, read_captures
-from aggregator.db import session_scope
 from aggregator.errors import CatalogError, InvalidURL
-from aggregator.models import FetchStatus
-from aggregator.urls import normalize
+from aggregator.fetch.captures import Capture, read_captures
+from aggregator.fetch.urls import normalize
+from aggregator.store.db import session_scope
+from aggregator.store.models import FetchStatus
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
 MAX_NOTE = 5000

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from aggregator.db import insert, is_postgres
 from aggregator.errors import NotFound
-from aggregator.models import (
+from aggregator.fetch.urls import clean_image_url
+from aggregator.store.db import insert, is_postgres
+from aggregator.store.models import (
     SANITIZER_VERSION,
     Article,
     ArticleView,
@@ -26,7 +27,6 @@ from aggregator.models import (
     SourceStatus,
     utcnow,
 )
-from aggregator.urls import clean_image_url
 
 MAX_DEPTH = 32  # nesting deeper than this is treated as a cycle when walking parents
 

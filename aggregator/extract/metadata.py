@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
-from aggregator.dates import date_from_url, parse_date
+from aggregator.extract.dates import date_from_url, parse_date
 
 # JSON-LD is often wrapped in <![CDATA[ ]]> or <!-- --> for old parsers.
 _LD_WRAPPER = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")

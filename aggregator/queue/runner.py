@@ -30,14 +30,14 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator import health, jobs, pipeline
-from aggregator.db import session_scope
-from aggregator.fetch import Fetcher
-from aggregator.isolation import ExtractionWorker
-from aggregator.models import Job, JobKind, utcnow
-from aggregator.replay import ReplayTransport
+from aggregator.extract.isolation import ExtractionWorker
+from aggregator.fetch.client import Fetcher
+from aggregator.fetch.replay import ReplayTransport
+from aggregator.fetch.urls import host_of
+from aggregator.queue import health, jobs, pipeline
 from aggregator.settings import Settings
-from aggregator.urls import host_of
+from aggregator.store.db import session_scope
+from aggregator.store.models import Job, JobKind, utcnow
 
 log = logging.getLogger("perles.runner")
 

@@ -2,7 +2,7 @@
 -> store for a fetch, a link check for a check.
 
 Adding work only writes rows (the pearl, the article, a job): the queue's workers
-(aggregator/runner.py) do the fetching. No transaction is held open while a page is fetched or
+(aggregator/queue/runner.py) do the fetching. No transaction is held open while a page is fetched or
 parsed: the article is read in one short session and the result written in another, the same
 transaction that marks the job done, so a result is stored once or not at all (SECURITY D01).
 """
@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator import archive, health, jobs, store
-from aggregator.db import session_scope
+from aggregator import store
 from aggregator.errors import ExtractionError, FetchError, StorageError
-from aggregator.fetch import Fetcher
-from aggregator.isolation import ExtractionWorker
-from aggregator.models import FetchStatus, Job, JobKind, utcnow
-from aggregator.urls import normalize
+from aggregator.extract.isolation import ExtractionWorker
+from aggregator.fetch.client import Fetcher
+from aggregator.fetch.urls import normalize
+from aggregator.queue import health, jobs
+from aggregator.store import archive
+from aggregator.store.db import session_scope
+from aggregator.store.models import FetchStatus, Job, JobKind, utcnow
 
 
 @dataclass(frozen=True)

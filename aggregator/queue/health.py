@@ -38,12 +38,12 @@ from sqlalchemy import Engine, exists
 from sqlmodel import Session, col, select
 
 from aggregator import store
-from aggregator.db import session_scope
 from aggregator.errors import FetchError, InvalidURL, Refused
-from aggregator.fetch import Fetcher
-from aggregator.models import Article, FetchStatus, Pearl, SourceStatus, utcnow
+from aggregator.fetch.client import Fetcher
 from aggregator.settings import Settings
 from aggregator.store import MAX_ERROR, clean_text
+from aggregator.store.db import session_scope
+from aggregator.store.models import Article, FetchStatus, Pearl, SourceStatus, utcnow
 
 DEAD_CODES = frozenset({"http_404", "http_410"})
 # The server answered the request with success; we only declined to read what it sent.

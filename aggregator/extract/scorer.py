@@ -18,7 +18,13 @@ from lxml.html import HtmlElement
 from readability import Document
 from readability.readability import REGEXES, Unparseable
 
-from aggregator.boilerplate import INLINE, KEEP_SHARE, linked_chars, paragraph_lengths, text_of
+from aggregator.extract.boilerplate import (
+    INLINE,
+    KEEP_SHARE,
+    linked_chars,
+    paragraph_lengths,
+    text_of,
+)
 
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
-from aggregator.db import session_scope
-from aggregator.models import SANITIZER_VERSION, Article
 from aggregator.sanitize import sanitize
+from aggregator.store.db import session_scope
+from aggregator.store.models import SANITIZER_VERSION, Article
 
 BATCH = 50
 
