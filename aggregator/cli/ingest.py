@@ -1,94 +1,28 @@
-"""`perles ...`: each command a thin shell over the library functions it names."""
+"""The ingest commands: serve, worker, add, sync, refresh, jobs."""
 
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from types import FrameType
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from aggregator import store
+from aggregator.cli.root import app, engine_for, err, errors, out, stop_on_signals, when
 from aggregator.curate import catalog
-from aggregator.errors import PerlesError
 from aggregator.fetch.replay import ReplayTransport
 from aggregator.queue import jobs, pipeline, runner
 from aggregator.settings import Settings
-from aggregator.store import archive, resanitize
-from aggregator.store.db import is_empty, make_engine, migrate, session_scope, storage_error
+from aggregator.store import archive
+from aggregator.store.db import is_empty, session_scope
 from aggregator.store.models import FetchStatus, Job, JobState, utcnow
 
-app = typer.Typer(
-    help="Perles: a curated link board. Collections of articles, fetched, cleaned and served.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
 MakeFetchers = Callable[[], AbstractContextManager[runner.Fetchers]]
-
-
-def main() -> None:
-    app()
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Known errors become one clear line and exit status 2; nothing else is swallowed."""
-    try:
-        yield
-    except DBAPIError as exc:  # outside a write session: a busy, full or gone database
-        storage = storage_error(exc)
-        if storage is None:
-            raise
-        err.print(f"error ({storage.code}): {storage.message}")
-        raise typer.Exit(2) from None
-    except PerlesError as exc:
-        err.print(f"error ({exc.code}): {exc.message}")
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM or a first Ctrl-C sets `stop`: jobs in hand are finished, the others stay
-    queued for the next run. A second Ctrl-C interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def _engine(settings: Settings) -> Engine:
-    """The database, migrated, with every stored copy at the current sanitiser version."""
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    if rewritten := resanitize.resanitize(engine):  # one cheap query when nothing is stale
-        out.print(f"{rewritten} stored cop(ies) passed through the new sanitiser")
-    return engine
-
-
-def _when(moment: dt.datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _drain(
@@ -103,7 +37,7 @@ def _drain(
             Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=out
             ) as bar,
-            _stop_on_signals(stop),
+            stop_on_signals(stop),
         ):
             task = bar.add_task(label, total=len(ours))
 
@@ -111,7 +45,7 @@ def _drain(
                 if job.id not in ours:
                     return
                 if job.state == JobState.QUEUED.value:
-                    err.print(f"  retry {outcome.url} at {_when(job.run_after)}: {outcome.error}")
+                    err.print(f"  retry {outcome.url} at {when(job.run_after)}: {outcome.error}")
                     return
                 bar.advance(task)  # as each page is done, not when the batch is
                 if job.state == JobState.FAILED.value:
@@ -213,8 +147,8 @@ def serve(
     from web.app import create_app  # the one place the engine reaches for the web layer
 
     settings = Settings()
-    with _errors():
-        engine = _engine(settings)
+    with errors():
+        engine = engine_for(settings)
         if is_empty(engine):
             out.print(f"Empty database: loading {settings.collections_dir} from its captures")
             _sync(engine, settings, live=False)
@@ -227,7 +161,7 @@ def serve(
     try:
         # uvicorn handles SIGINT/SIGTERM, then raises the signal again for the handler it
         # found: ours, so the process is not killed before the runner finishes its jobs.
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
     finally:
         stop.set()
@@ -259,16 +193,16 @@ def worker(
 
     def report(job: Job, outcome: pipeline.Outcome) -> None:
         if job.state == JobState.QUEUED.value:
-            out.print(f"retry at {_when(job.run_after)}  {outcome.url}: {outcome.error}")
+            out.print(f"retry at {when(job.run_after)}  {outcome.url}: {outcome.error}")
         elif job.state == JobState.FAILED.value:
             out.print(f"failed  {outcome.url}: {job.last_error}")
         else:
             out.print(f"{job.kind:<7} {outcome.url}")
 
-    with _errors():
-        engine = _engine(settings)
+    with errors():
+        engine = engine_for(settings)
         out.print("worker started; Ctrl-C to stop")
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             handled = runner.run(
                 engine,
                 settings,
@@ -292,7 +226,7 @@ def _wait_for(engine: Engine, settings: Settings, job_id: int) -> Job:
         if job.id == job_id and job.state in finished:
             stop.set()
 
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         while True:
             with Session(engine) as session:
                 job = jobs.get(session, job_id)
@@ -330,8 +264,8 @@ def add(
     --note "Une journée type racontée sans fard."
     """
     settings = Settings()
-    with _errors():
-        engine = _engine(settings)
+    with errors():
+        engine = engine_for(settings)
         added = pipeline.add(engine, url, collection, note, max_attempts=settings.max_attempts)
         if added.job_id is None:
             out.print(f"added {added.title!r} to {collection} (article {added.article_id})")
@@ -350,7 +284,7 @@ def add(
     elif job.state == JobState.QUEUED.value:
         err.print(
             f"added {added.url} to {collection}, not fetched yet ({job.last_error}); "
-            f"retried at {_when(job.run_after)} by `perles worker`"
+            f"retried at {when(job.run_after)} by `perles worker`"
         )
     else:
         err.print(f"added {added.url} to {collection}; another worker is fetching it")
@@ -367,8 +301,8 @@ def sync(
     Example: perles sync --offline
     """
     settings = Settings()
-    with _errors():
-        done, failed, _ = _sync(_engine(settings), settings, live=not offline)
+    with errors():
+        done, failed, _ = _sync(engine_for(settings), settings, live=not offline)
     out.print(f"done: {done} fetched, {failed} failed")
 
 
@@ -396,8 +330,8 @@ def refresh(
     --collection community-manager --from-captures
     """
     settings = Settings()
-    with _errors():
-        engine = _engine(settings)
+    with errors():
+        engine = engine_for(settings)
         status = FetchStatus.FAILED.value if failed_only else None
         with session_scope(engine) as session:
             targets = [
@@ -431,8 +365,8 @@ def show_jobs(
     Example: perles jobs --limit 50
     """
     settings = Settings()
-    with _errors():
-        engine = _engine(settings)
+    with errors():
+        engine = engine_for(settings)
         with Session(engine) as session:
             table = jobs.counts(session)
             failed = jobs.failed_jobs(session, limit)
@@ -443,6 +377,6 @@ def show_jobs(
     if not table:
         out.print("(no jobs)")
     for job in failed:
-        when = _when(job.finished_at) if job.finished_at else "?"
-        out.print(f"\nfailed {job.kind} job {job.job_id} ({when}, {job.attempts} attempt(s))")
+        ended = when(job.finished_at) if job.finished_at else "?"
+        out.print(f"\nfailed {job.kind} job {job.job_id} ({ended}, {job.attempts} attempt(s))")
         out.print(f"  {job.url}\n  {job.reason}")
