@@ -12,9 +12,17 @@ PerlesError
 ├── ExtractionError     no readable article in the page
 │   └── NotAnArticle    read, but a home page, a login wall, an empty shell...; carries `kind`
 ├── CatalogError        a collections/*.toml file is invalid
-└── StorageError        the database cannot take the write now: busy past its timeout
-                        (database_busy), full (storage_full) or unreachable (database_down);
-                        nothing was half-written, and a retry later can succeed
+├── StorageError        the database cannot take the write now: busy past its timeout
+│                       (database_busy), full (storage_full) or unreachable (database_down);
+│                       nothing was half-written, and a retry later can succeed
+├── InvalidInput        a field a curator sent breaks its rule (length, characters...) (422)
+├── NotSignedIn         no valid session or API token (401)
+├── Forbidden           signed in, but this curator may not do this to this object (403)
+├── Conflict            the request contradicts the board's state (409)
+│   └── AlreadyHere     the URL is already a pearl of that collection; carries where
+├── PreconditionFailed  If-Match names a version that is not the current one (412)
+├── PreconditionRequired  an update without If-Match (428)
+└── Throttled           too many attempts; carries `retry_after` seconds (429)
 """
 
 from __future__ import annotations
@@ -124,3 +132,46 @@ class StorageError(PerlesError):
     """A write the database refused for a reason outside the data (SECURITY D04, D05, D09)."""
 
     code = "storage_unavailable"
+
+
+class InvalidInput(PerlesError):
+    code = "invalid_input"
+
+
+class NotSignedIn(PerlesError):
+    code = "not_signed_in"
+
+
+class Forbidden(PerlesError):
+    code = "forbidden"
+
+
+class Conflict(PerlesError):
+    code = "conflict"
+
+
+class AlreadyHere(Conflict):
+    """Adding a URL that is already a pearl of the collection: nothing was changed. Carries
+    the pearl that holds it and where, so every door can say where it is."""
+
+    code = "already_here"
+
+    def __init__(self, message: str, *, pearl_id: int, collection: str, position: int) -> None:
+        super().__init__(message)
+        self.pearl_id, self.collection, self.position = pearl_id, collection, position
+
+
+class PreconditionFailed(PerlesError):
+    code = "precondition_failed"
+
+
+class PreconditionRequired(PerlesError):
+    code = "precondition_required"
+
+
+class Throttled(PerlesError):
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -13,6 +13,9 @@ from http.server import BaseHTTPRequestHandler
 
 from sqlalchemy import Engine
 
+from aggregator.curate import pearls
+from aggregator.curate.access import SYSTEM
+from aggregator.errors import AlreadyHere
 from aggregator.extract.isolation import ExtractionWorker
 from aggregator.queue import pipeline, runner
 from aggregator.settings import Settings
@@ -34,6 +37,18 @@ def quick(settings: Settings, **changes: object) -> Settings:
 
 
 Done = list[tuple[Job, pipeline.Outcome]]
+
+
+def add_url(
+    engine: Engine, url: str, collection: str, note: str = "", **options: object
+) -> pearls.Added | None:
+    """What `perles add` does, as the command line (an admin's rights): place the pearl and
+    queue the fetch; None when the URL was already a pearl of the collection (AlreadyHere,
+    nothing changed: the answer the other 49 of 50 concurrent adds get, SECURITY A11)."""
+    try:
+        return pearls.add_retrying(engine, SYSTEM, url, collection, note=note, **options)
+    except AlreadyHere:
+        return None
 
 
 def drain(

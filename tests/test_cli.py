@@ -106,7 +106,7 @@ def test_add_without_waiting_then_a_worker_then_jobs(env: str) -> None:
             code, output = run("add", url, "-c", "community-manager", "--no-wait")
             assert code == 0 and "fetch queued (job" in output, output
         code, output = run("add", good, "-c", "community-manager", "--no-wait")
-        assert code == 0 and "fetch queued" in output  # the same job, not a second one
+        assert code == 0 and "already here" in output  # nothing changed, no second job
         code, output = run("jobs")
         assert code == 0 and re.search(r"fetch\s+2\s+0\s+\d+\s+0", output), output
         # --no-checks: the bundled pages' sources are real sites, never contacted by tests.
@@ -117,8 +117,10 @@ def test_add_without_waiting_then_a_worker_then_jobs(env: str) -> None:
         code, output = run("jobs")
         assert code == 0 and re.search(r"fetch\s+0\s+0\s+\d+\s+1", output), output
         assert f"{gone}\n  http_404: HTTP 404" in output, output
-        code, output = run("add", gone, "-c", "community-manager")  # tried again
-        assert code == 1 and "the fetch failed: http_404" in " ".join(output.split()), output
+        code, output = run("add", gone, "-c", "community-manager")  # already a pearl
+        assert code == 0 and "already here" in output and site.hits["/parti"] == 1, output
+        code, output = run("refresh", "--failed", "-c", "community-manager")  # tried again
+        assert code == 0 and "0 refreshed, 1 failed" in " ".join(output.split()), output
         assert site.hits["/parti"] == 2
 
 

@@ -9,9 +9,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from aggregator import store
-from aggregator.queue import pipeline
 from aggregator.store.db import make_engine, session_scope
 from aggregator.store.models import Pearl
+from tests.queue_helpers import add_url
 
 
 def race(db_url: str, calls: list[tuple[str, str]], threads: int = 8) -> list[BaseException]:
@@ -25,7 +25,7 @@ def race(db_url: str, calls: list[tuple[str, str]], threads: int = 8) -> list[Ba
         barrier.wait()
         for url, board in share:
             try:
-                pipeline.add(engine, url, board)
+                add_url(engine, url, board)
             except BaseException as exc:  # collected and asserted on below
                 errors.append(exc)
         engine.dispose()
@@ -45,7 +45,7 @@ def test_a_known_article_added_to_boards_at_once_is_placed_once_each(
     with session_scope(engine) as session:
         for slug in boards:
             store.upsert_collection(session, slug, slug)
-    pipeline.add(engine, "https://blog.example.org/connu", "b0")  # the article exists
+    add_url(engine, "https://blog.example.org/connu", "b0")  # the article exists
     errors = race(db_url, [("https://blog.example.org/connu", b) for b in boards for _ in range(4)])
     assert errors == []
     with Session(engine) as session:

@@ -11,6 +11,7 @@ from aggregator import store
 from aggregator.errors import NotAnArticle
 from aggregator.extract.isolation import clean_article
 from aggregator.fetch.charset import decode_body
+from aggregator.store.tree import ADMIN
 from tests.web_helpers import extracted_fields
 
 PROSE = " ".join(
@@ -60,7 +61,7 @@ def test_r14_r19_invalid_and_mixed_bytes_give_valid_text_that_both_databases_tak
         ),
     )
     session.commit()
-    again = store.article_view(session, stored.id or 0)
+    again = store.article_view(session, stored.id or 0, ADMIN)
     # The declared UTF-8 wins; the Latin-1 bytes and the invalid sequences are replaced.
     assert again.content_html is not None and "D\ufffdj\ufffd vu" in again.content_html
     again.content_html.encode("utf-8")  # valid UTF-8 (no lone surrogate survived)
@@ -87,7 +88,7 @@ def test_r29_a_huge_title_with_controls_is_cut_and_cleaned(session: Session) -> 
     stored = store.get_or_create_article(session, "https://blog.example.org/t")
     store.save_article(session, stored, extracted_fields(stored.url, title=found.title))
     session.commit()
-    shown = store.article_view(session, stored.id or 0).title
+    shown = store.article_view(session, stored.id or 0, ADMIN).title
     assert len(shown) <= 500  # the column's length, the same on both databases
     assert not any(c in shown for c in "\x00\r\n\x07\u2028")
     assert shown.startswith("Titre avec retour et séparateur")

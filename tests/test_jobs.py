@@ -14,10 +14,11 @@ from sqlmodel import Session, col, select
 
 from aggregator import store
 from aggregator.errors import BadContent, ExtractionError, FetchError, NotAnArticle
-from aggregator.queue import jobs, pipeline
+from aggregator.queue import jobs
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine, session_scope
 from aggregator.store.models import Article, Job, JobKind, JobState
+from tests.queue_helpers import add_url
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 LEASE = 60.0
@@ -123,7 +124,7 @@ def test_fifty_concurrent_adds_of_one_url_make_one_article_and_one_job(
     engines = [make_engine(db_url) for _ in range(8)]  # 8 connection pools, as 8 processes
     try:
         calls: list[Callable[[], object]] = [
-            (lambda e=engines[i % 8]: pipeline.add(e, url, cm, "note")) for i in range(50)
+            (lambda e=engines[i % 8]: add_url(e, url, cm, "note")) for i in range(50)
         ]
         errors = in_threads(8, calls)
     finally:
@@ -144,7 +145,7 @@ def test_two_hundred_distinct_urls_added_concurrently_are_all_stored(
     engines = [make_engine(db_url) for _ in range(8)]
     try:
         calls: list[Callable[[], object]] = [
-            (lambda e=engines[i % 8], i=i: pipeline.add(e, f"https://blog.example/p/{i}", cm))
+            (lambda e=engines[i % 8], i=i: add_url(e, f"https://blog.example/p/{i}", cm))
             for i in range(200)
         ]
         errors = in_threads(8, calls)

@@ -17,7 +17,7 @@ from aggregator.queue import pipeline
 from aggregator.settings import Settings
 from aggregator.store.models import Article, Job
 from tests.pipeline_pages import ARTICLE
-from tests.queue_helpers import drain, quick
+from tests.queue_helpers import add_url, drain, quick
 from tests.site import Site, serve
 
 
@@ -42,7 +42,7 @@ def add(
 ) -> pipeline.Outcome:
     """`perles add` as the library does it: place and queue, then run the queue; what the
     job's last attempt did."""
-    added = pipeline.add(engine, url, collection, note)
+    added = add_url(engine, url, collection, note)
     done = drain(engine, settings, worker)
     outcomes = [outcome for job, outcome in done if job.id == added.job_id]
     assert outcomes, done
@@ -166,9 +166,9 @@ def test_compressed_and_latin1_pages_are_decoded(
 
 def test_an_invalid_url_or_collection_stores_nothing(engine: Engine, cm: str) -> None:
     with pytest.raises(InvalidURL):
-        pipeline.add(engine, "javascript:alert(1)", cm)
+        add_url(engine, "javascript:alert(1)", cm)
     with pytest.raises(NotFound):
-        pipeline.add(engine, "https://blog.example/a", "no-such-collection")
+        add_url(engine, "https://blog.example/a", "no-such-collection")
     with Session(engine) as s:
         assert s.exec(select(Article)).all() == [] and s.exec(select(Job)).all() == []
 
@@ -181,7 +181,7 @@ def test_adding_a_stored_article_queues_nothing(
     with Session(engine) as s:
         store.upsert_collection(s, "autre", "Autre")
         s.commit()
-    again = pipeline.add(engine, url, "autre", "Aussi ici.")
+    again = add_url(engine, url, "autre", "Aussi ici.")
     assert (again.job_id, again.title) == (None, "Le métier de CM")
     assert site.hits["/once"] == 1
 

@@ -28,7 +28,7 @@ from aggregator.store.models import Article, Job, JobKind, JobState, RawResponse
 from tests.conftest import REPO
 from tests.pipeline_pages import ARTICLE
 from tests.poison_target import POISON, poison
-from tests.queue_helpers import Pages, drain, quick, serve_pages
+from tests.queue_helpers import Pages, add_url, drain, quick, serve_pages
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def after(seconds: float, call: Callable[[], object]) -> None:
 def add_all(engine: Engine, urls: list[str], cm: str) -> list[int]:
     ids = []
     for url in urls:
-        job_id = pipeline.add(engine, url, cm).job_id
+        job_id = add_url(engine, url, cm).job_id
         assert job_id is not None
         ids.append(job_id)
     return ids

@@ -6,8 +6,11 @@ import pytest
 from sqlmodel import Session
 
 from aggregator import store
+from aggregator.curate import pearls
+from aggregator.curate.access import SYSTEM
 from aggregator.errors import NotFound
 from aggregator.store.models import FetchStatus
+from aggregator.store.tree import ADMIN
 from tests.web_helpers import extracted_fields
 
 
@@ -20,7 +23,7 @@ def test_article_in_two_collections_is_one_article_and_two_pearls(session: Sessi
     store.place_pearl(session, a, art, "note a")
     store.place_pearl(session, b, art, "note b")
     session.commit()
-    view = store.article_view(session, art.id or 0)
+    view = store.article_view(session, art.id or 0, ADMIN)
     assert {c.slug for c in view.collections} == {"a", "b"}
     assert [c.note for c in store.board(session, "a").cards] == ["note a"]
     assert [c.pearl_count for c in store.list_collections(session)] == [1, 1]
@@ -32,10 +35,14 @@ def test_pearls_keep_curated_order_and_append(session: Session) -> None:
     for u in urls:
         store.place_pearl(session, c, store.get_or_create_article(session, u))
     first = store.get_or_create_article(session, urls[0])
-    store.place_pearl(session, c, first, "moved last", position=10)
+    pearl, created = store.place_pearl(session, c, first, "a second note is not taken")
+    assert not created and pearl.note == ""  # SECURITY D18: placing again changes nothing
+    pearls.set_position(session, SYSTEM, pearl.id or 0, 10)  # past the end: last
+    pearls.update(session, SYSTEM, pearl.id or 0, note="moved last")
     session.commit()
     cards = store.board(session, "c").cards
     assert [card.url for card in cards] == [urls[1], urls[2], urls[0]]
+    assert [card.position for card in cards] == [0, 1, 2]
     assert cards[-1].note == "moved last"
 
 
@@ -64,7 +71,7 @@ def test_failure_keeps_earlier_good_content(session: Session) -> None:
     art.title = "Kept"
     store.record_failure(session, art, "later outage", 503)
     session.commit()
-    view = store.article_view(session, art.id or 0)
+    view = store.article_view(session, art.id or 0, ADMIN)
     assert (view.fetch_status, view.title, view.last_error) == ("ok", "Kept", "later outage")
 
 
@@ -88,7 +95,7 @@ def test_a_failed_recheck_keeps_the_date_of_the_stored_copy(session: Session) ->
     )
     store.record_failure(session, art, "timeout", None)
     session.commit()
-    view = store.article_view(session, art.id or 0)
+    view = store.article_view(session, art.id or 0, ADMIN)
     assert view.title == "Titre"  # NUL stripped: PostgreSQL and SQLite store the same text
     assert view.fetched_at is not None and view.fetched_at.date() == captured.date()
     assert view.checked_at is not None and view.checked_at > view.fetched_at
@@ -126,7 +133,7 @@ def test_failure_reasons_and_long_fields_are_stored_alike_on_both_databases(
     assert len(art.last_error) == store.MAX_ERROR
     store.save_article(session, art, extracted_fields(art.url, title="T" * 900, author="A" * 400))
     session.commit()
-    view = store.article_view(session, art.id or 0)
+    view = store.article_view(session, art.id or 0, ADMIN)
     assert (len(view.title), len(view.author or "")) == (500, 300)  # the declared column sizes
 
 
@@ -154,8 +161,8 @@ def test_lead_image_is_stored_absolute_and_shown_only_over_https(session: Sessio
     assert none.image_url is None
     cards = store.board(session, "img").cards
     assert [card.image for card in cards] == [https.image_url, None, None]
-    assert store.article_view(session, https.id or 0).image == https.image_url
-    assert store.article_view(session, plain.id or 0).image is None
+    assert store.article_view(session, https.id or 0, ADMIN).image == https.image_url
+    assert store.article_view(session, plain.id or 0, ADMIN).image is None
 
 
 @pytest.mark.parametrize(
@@ -179,7 +186,7 @@ def test_a_hostile_lead_image_is_stored_as_none_not_an_error(
     store.save_article(session, art, extracted_fields(art.url, image_url=hostile))
     session.commit()
     assert art.fetch_status == "ok" and art.image_url is None
-    assert store.article_view(session, art.id or 0).image is None
+    assert store.article_view(session, art.id or 0, ADMIN).image is None
 
 
 # --- not an article --------------------------------------------------------------------------
@@ -204,7 +211,7 @@ def test_not_an_article_is_recorded_apart_from_failures(session: Session) -> Non
     )
     assert (card.note, card.excerpt, card.image) == ("Derrière un mur", None, None)
     assert (failed.fetch_status, failed.last_error) == ("failed", "http_404: HTTP 404")
-    view = store.article_view(session, wall.id or 0)
+    view = store.article_view(session, wall.id or 0, ADMIN)
     assert (view.fetch_status, view.http_status, view.content_html) == ("not_article", 200, None)
 
 
@@ -221,7 +228,7 @@ def test_not_an_article_keeps_an_earlier_good_copy_and_a_later_fetch_clears_it(
     assert (art.fetch_status, art.last_error) == ("ok", None)
     store.record_failure(session, art, "login_wall: now", status=FetchStatus.NOT_ARTICLE)
     session.commit()
-    view = store.article_view(session, art.id or 0)
+    view = store.article_view(session, art.id or 0, ADMIN)
     assert (view.fetch_status, view.title, view.last_error) == ("ok", "Enfin", "login_wall: now")
 
 

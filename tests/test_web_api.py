@@ -17,9 +17,9 @@ from tests.web_helpers import add_article, check_source, count_queries, seed_man
 from web.app import create_app
 
 CARD_FIELDS = {
-    "article_id", "position", "title", "url", "excerpt", "site_name", "author", "published",
-    "language", "word_count", "image", "note", "added_at", "fetch_status", "last_error",
-    "source_status", "source_checked_at", "source_error",
+    "pearl_id", "article_id", "position", "title", "url", "excerpt", "site_name", "author",
+    "published", "language", "word_count", "image", "note", "note_html", "tags", "added_at",
+    "fetch_status", "last_error", "source_status", "source_checked_at", "source_error",
 }  # fmt: skip
 
 
@@ -45,7 +45,10 @@ def test_collections_are_listed_with_parents_and_counts(
         "slug": "metier",
         "title": "Le métier de CM",
         "description": "Ce que fait un Community Manager.",
+        "description_html": "<p>Ce que fait un Community Manager.</p>",
         "parent": None,
+        "position": 0,
+        "visibility": "public",
         "pearl_count": 4,
     }
     assert by_slug["outils"]["parent"] == "metier" and by_slug["outils"]["pearl_count"] == 2

@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.store.models import Article, CollectionSummary
+from aggregator.store.models import Article
+from aggregator.store.read_models import CollectionSummary
 from tests.web_helpers import add_article, check_source, count_queries, seed_many
 from web.pages import collection_tree
 from web.templating import TEMPLATES_DIR, date_fr, lang_tag, make_templates, safe_url
@@ -243,7 +244,14 @@ def test_french_dates() -> None:
 def test_collection_tree_survives_cycles_and_orphans() -> None:
     def s(slug: str, parent: str | None) -> CollectionSummary:
         return CollectionSummary(
-            slug=slug, title=slug, description="", parent=parent, pearl_count=0
+            slug=slug,
+            title=slug,
+            description="",
+            description_html="",
+            parent=parent,
+            position=0,
+            visibility="public",
+            pearl_count=0,
         )
 
     tree = collection_tree([s("a", None), s("b", "a"), s("x", "y"), s("y", "x"), s("o", "gone")])

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from aggregator import store
-from aggregator.store.models import ArticleView, Board, CollectionSummary
+from aggregator.store.read_models import ArticleView, Board, CollectionSummary
 from web.deps import ArticleId, SessionDep, Slug
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from aggregator import store
-from aggregator.store.models import CollectionSummary
+from aggregator.store.read_models import CollectionSummary
 from web.deps import ArticleId, SessionDep, Slug, TemplatesDep
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)

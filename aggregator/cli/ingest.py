@@ -14,19 +14,26 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.cli.root import app, engine_for, err, errors, out, stop_on_signals, when
-from aggregator.curate import catalog
+from aggregator.curate import catalog, pearls
+from aggregator.curate.access import SYSTEM
+from aggregator.errors import AlreadyHere
 from aggregator.fetch.replay import ReplayTransport
 from aggregator.queue import jobs, pipeline, runner
 from aggregator.settings import Settings
-from aggregator.store import archive
 from aggregator.store.db import is_empty, session_scope
-from aggregator.store.models import FetchStatus, Job, JobState, utcnow
+from aggregator.store.models import FetchSource, FetchStatus, Job, JobState, utcnow
+from aggregator.store.tree import ADMIN
 
 MakeFetchers = Callable[[], AbstractContextManager[runner.Fetchers]]
 
 
 def _drain(
-    engine: Engine, settings: Settings, job_ids: list[int], fetchers: MakeFetchers, label: str
+    engine: Engine,
+    settings: Settings,
+    job_ids: list[int],
+    fetchers: MakeFetchers,
+    label: str,
+    process: str,
 ) -> tuple[int, int, int]:
     """Run the queue until `job_ids` are done or failed (or wait for a later retry), with a
     progress bar; (done, failed, waiting)."""
@@ -59,6 +66,7 @@ def _drain(
                 until_idle=True,
                 on_done=report,
                 fetchers=fetchers,
+                label=process,
             )
     with Session(engine) as session:
         states = [job.state for job in jobs.states_of(session, ours).values()]
@@ -73,35 +81,57 @@ def _fetch_all(
     engine: Engine,
     settings: Settings,
     pending: list[tuple[int, str]],
-    captures: ReplayTransport | None,
-    live: bool,
+    source: FetchSource,
+    captures: ReplayTransport | None = None,
     *,
+    live: bool,
     conditional: bool = False,
+    process: str,
 ) -> tuple[int, int, int]:
-    """Queue and run the fetch of `pending` (replayed when captured, live otherwise if
-    `live`); (done, failed, waiting)."""
-    runnable = [p for p in pending if live or (captures is not None and p[1] in captures)]
-    skipped = len(pending) - len(runnable)
+    """Queue and run the fetch of `pending` from `source`: a captured page is replayed from
+    its capture whatever `source` says; one without is fetched live only if `live`, else left
+    pending. Each job carries how it is to be read (SECURITY D17). (done, failed, waiting)."""
+    groups: dict[FetchSource, list[int]] = {}
+    for article_id, url in pending:
+        if source != FetchSource.ARCHIVE and captures is not None and url in captures:
+            groups.setdefault(FetchSource.CAPTURES, []).append(article_id)
+        elif source == FetchSource.LIVE and not live:
+            continue
+        elif source != FetchSource.CAPTURES:
+            groups.setdefault(source, []).append(article_id)
+    skipped = len(pending) - sum(len(ids) for ids in groups.values())
     if skipped:
         out.print(f"{skipped} page(s) not captured, left pending (run without --offline)")
-    job_ids = pipeline.enqueue_fetches(
-        engine,
-        [article_id for article_id, _ in runnable],
-        conditional=conditional,
-        max_attempts=settings.max_attempts,
-    )
-    label = "fetching" if live else "replaying captures"
+    job_ids = [
+        job_id
+        for kind, ids in groups.items()
+        for job_id in pipeline.enqueue_fetches(
+            engine,
+            ids,
+            conditional=conditional and kind == FetchSource.LIVE,
+            max_attempts=settings.max_attempts,
+            source=kind,
+        )
+    ]
+    label = "fetching" if live else "replaying"
     return _drain(
-        engine, settings, job_ids, lambda: runner.Fetchers(settings, captures, live=live), label
+        engine,
+        settings,
+        job_ids,
+        lambda: runner.Fetchers(settings, captures, live=live, engine=engine),
+        label,
+        process,
     )
 
 
-def _sync(engine: Engine, settings: Settings, live: bool) -> tuple[int, int, int]:
+def _sync(engine: Engine, settings: Settings, live: bool, process: str) -> tuple[int, int, int]:
     files = catalog.load_dir(settings.collections_dir)
     pending = catalog.sync(engine, files)
     captures = ReplayTransport(catalog.captures_of(files))
     out.print(f"{len(files)} collection(s), {sum(len(f.pearls) for f in files)} pearl(s)")
-    return _fetch_all(engine, settings, pending, captures, live)
+    return _fetch_all(
+        engine, settings, pending, FetchSource.LIVE, captures, live=live, process=process
+    )
 
 
 def _run_in_background(
@@ -116,6 +146,7 @@ def _run_in_background(
             "stop": stop,
             "until_idle": False,
             "checks": checks,
+            "label": "perles serve",
         },
         name="perles-queue",
         daemon=True,
@@ -148,10 +179,13 @@ def serve(
 
     settings = Settings()
     with errors():
-        engine = engine_for(settings)
-        if is_empty(engine):
-            out.print(f"Empty database: loading {settings.collections_dir} from its captures")
-            _sync(engine, settings, live=False)
+
+        def first_load(engine: Engine) -> None:
+            if is_empty(engine):
+                out.print(f"Empty database: loading {settings.collections_dir} from its captures")
+                _sync(engine, settings, live=False, process="perles serve")
+
+        engine = engine_for(settings, first_load)
     bind_host, bind_port = host or settings.host, port or settings.port
     stop = threading.Event()
     queue = None
@@ -211,6 +245,7 @@ def worker(
                 until_idle=until_idle,
                 on_done=report,
                 checks=checks,
+                label="perles worker",
             )
     out.print(f"worker stopped after {handled} job attempt(s)")
 
@@ -246,6 +281,7 @@ def _wait_for(engine: Engine, settings: Settings, job_id: int) -> Job:
                 stop=stop,
                 until_idle=True,
                 on_done=watch,
+                label="perles add",
             )
 
 
@@ -253,38 +289,56 @@ def _wait_for(engine: Engine, settings: Settings, job_id: int) -> Job:
 def add(
     url: str = typer.Argument(..., help="Address of the article"),
     collection: str = typer.Option(..., "--collection", "-c", help="Slug of the collection"),
-    note: str = typer.Option("", "--note", "-n", help="Curator note shown on the card"),
+    note: str = typer.Option("", "--note", "-n", help="Curator note shown on the card (Markdown)"),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="A tag (repeat for more)"),
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Only queue the fetch, for a running `perles worker`"
     ),
 ) -> None:
-    """Add an article to a collection as a pearl, then fetch it (through the queue).
+    """Add an article to a collection as a pearl, then fetch it (through the queue). A URL
+    already in the collection (the same page under another form: trailing slash, tracking
+    parameters, http/https, or the canonical link of a page read before) changes nothing and
+    says where it is.
 
     Example: perles add https://blog.example.fr/cm-journee-type -c community-manager
-    --note "Une journée type racontée sans fard."
+    --note "Une journée type racontée sans fard." --tag quotidien
     """
     settings = Settings()
     with errors():
         engine = engine_for(settings)
-        added = pipeline.add(engine, url, collection, note, max_attempts=settings.max_attempts)
+        try:
+            added = pearls.add_retrying(
+                engine, SYSTEM, url, collection, note=note, tags=tag,
+                max_attempts=settings.max_attempts,
+            )  # fmt: skip
+        except AlreadyHere as here:
+            out.print(f"already here: {here.message} (pearl {here.pearl_id})")
+            return
+        if added.restored:
+            out.print(f"{added.url} was in the trash of {collection}: restored with its note")
+        if added.also_in:
+            out.print(f"also in: {', '.join(added.also_in)}")
         if added.job_id is None:
-            out.print(f"added {added.title!r} to {collection} (article {added.article_id})")
+            out.print(f"added {added.title!r} to {collection} (pearl {added.pearl_id})")
             return
         if no_wait:
             out.print(f"added {added.url} to {collection}; fetch queued (job {added.job_id})")
             return
         job = _wait_for(engine, settings, added.job_id)
         with Session(engine) as session:
-            title = store.article_view(session, added.article_id).title
+            title = store.article_view(session, added.article_id, ADMIN).title
     if job.state == JobState.DONE.value:
-        out.print(f"added {title!r} to {collection} (article {added.article_id})")
+        out.print(f"added {title!r} to {collection} (pearl {added.pearl_id})")
         return
+    decided = f"\n  decided by {job.decided_by}" if job.decided_by else ""
     if job.state == JobState.FAILED.value:
-        err.print(f"added {added.url} to {collection}, but the fetch failed: {job.last_error}")
+        err.print(
+            f"added {added.url} to {collection}, but the fetch failed: {job.last_error}{decided}"
+        )
     elif job.state == JobState.QUEUED.value:
         err.print(
             f"added {added.url} to {collection}, not fetched yet ({job.last_error}); "
-            f"retried at {when(job.run_after)} by `perles worker`"
+            f"retried at {when(job.run_after)} by `perles worker`{decided}"
         )
     else:
         err.print(f"added {added.url} to {collection}; another worker is fetching it")
@@ -302,7 +356,9 @@ def sync(
     """
     settings = Settings()
     with errors():
-        done, failed, _ = _sync(engine_for(settings), settings, live=not offline)
+        done, failed, _ = _sync(
+            engine_for(settings), settings, live=not offline, process="perles sync"
+        )
     out.print(f"done: {done} fetched, {failed} failed")
 
 
@@ -337,21 +393,22 @@ def refresh(
             targets = [
                 (a.id or 0, a.url) for a in store.articles_for_refresh(session, collection, status)
             ]
-        captures = None
+        captures, source = None, FetchSource.LIVE
         if from_captures:
             files = catalog.load_dir(settings.collections_dir)
-            captures = ReplayTransport(catalog.captures_of(files))
+            captures, source = ReplayTransport(catalog.captures_of(files)), FetchSource.CAPTURES
         elif from_archive:
-            with Session(engine) as session:
-                captures = archive.replay_transport(session, [t[0] for t in targets])
+            source = FetchSource.ARCHIVE
         offline = from_captures or from_archive
         done, failed, _ = _fetch_all(
             engine,
             settings,
             targets,
+            source,
             captures,
             live=not offline,
             conditional=not (force or offline),
+            process="perles refresh",
         )
     out.print(f"done: {done} refreshed, {failed} failed")
 

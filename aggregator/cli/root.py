@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from aggregator.errors import PerlesError
 from aggregator.settings import Settings
 from aggregator.store import resanitize
-from aggregator.store.db import make_engine, migrate, storage_error
+from aggregator.store.db import make_engine, migrate, startup_lock, storage_error
 
 app = typer.Typer(
     help="Perles: a curated link board. Collections of articles, fetched, cleaned and served.",
@@ -66,12 +66,17 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def engine_for(settings: Settings) -> Engine:
-    """The database, migrated, with every stored copy at the current sanitiser version."""
+def engine_for(settings: Settings, setup: Callable[[Engine], None] | None = None) -> Engine:
+    """The database, migrated, with every stored copy at the current sanitiser version; then
+    `setup(engine)` (the first load of `perles serve`), all under the startup lock, so that
+    processes started together on one fresh database set it up once (SECURITY D16)."""
     engine = make_engine(settings.database_url)
-    migrate(engine)
-    if rewritten := resanitize.resanitize(engine):  # one cheap query when nothing is stale
-        out.print(f"{rewritten} stored cop(ies) passed through the new sanitiser")
+    with startup_lock(engine):
+        migrate(engine)
+        if rewritten := resanitize.resanitize(engine):  # one cheap query when nothing is stale
+            out.print(f"{rewritten} stored cop(ies) passed through the new sanitiser")
+        if setup is not None:
+            setup(engine)
     return engine
 
 

@@ -2,7 +2,7 @@
 
 A file describes one collection (slug, title, description, optional parent for nesting,
 optional WARC of offline captures) and its pearls in curated order, each a URL and a note.
-Syncing never deletes: pearls added from the command line or the API stay.
+Syncing only adds: it never deletes and never overwrites what curators changed since.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from aggregator import store
-from aggregator.errors import CatalogError, InvalidURL
+from aggregator.errors import CatalogError, InvalidURL, NotFound
 from aggregator.fetch.captures import Capture, read_captures
 from aggregator.fetch.urls import normalize
 from aggregator.store.db import session_scope
@@ -131,16 +131,26 @@ def captures_of(files: list[CollectionFile]) -> dict[str, Capture]:
 
 
 def sync(engine: Engine, files: list[CollectionFile]) -> list[tuple[int, str]]:
-    """Write collections and pearls to the database; return the articles not yet fetched."""
+    """Add to the database what the files hold and it lacks: new collections, and new pearls
+    appended in the files' order; return the articles not yet fetched.
+
+    What curators changed since (a title, an introduction, a note, the order, the tags, the
+    visibility) is never overwritten, and a pearl in the trash stays there: the database is
+    the board, the files are where it started (SECURITY D18).
+    """
     pending: list[tuple[int, str]] = []
     with session_scope(engine) as session:
         for f in files:
-            collection = store.upsert_collection(
-                session, f.slug, f.title, f.description, f.parent, f.position
-            )
-            for position, pearl in enumerate(f.pearls):
+            try:
+                collection = store.get_collection(session, f.slug)
+            except NotFound:
+                collection = store.upsert_collection(
+                    session, f.slug, f.title, f.description, f.parent, f.position
+                )
+            for pearl in f.pearls:
                 article = store.get_or_create_article(session, pearl.url)
-                store.place_pearl(session, collection, article, pearl.note, position)
-                if article.fetch_status != FetchStatus.OK.value and article.id is not None:
+                placed, _ = store.place_pearl(session, collection, article, pearl.note)
+                live = placed.trash_id is None
+                if live and article.fetch_status != FetchStatus.OK.value and article.id:
                     pending.append((article.id, article.url))
     return list(dict.fromkeys(pending))

@@ -83,6 +83,7 @@ class Extracted:
     content_html: str
     word_count: int
     image: str | None = None
+    canonical: str | None = None  # <link rel=canonical> or og:url, absolute, untrusted
     not_article: Verdict | None = None  # why the page is not an article, if it is not
 
 
@@ -124,6 +125,7 @@ def extract(html: str, url: str) -> Extracted:
         content_html=lxml.html.tostring(body, encoding="unicode"),
         word_count=len(text.split()),
         image=meta.image,
+        canonical=meta.canonical,
         not_article=not_article(signals, text),
     )
 

@@ -53,6 +53,9 @@ class Metadata:
     lang: str | None
     description: str | None
     image: str | None
+    # The page's own idea of its address (<link rel=canonical>, else og:url), absolute; as
+    # untrusted as the rest: the store keeps it as a duplicate key only on the page's own host.
+    canonical: str | None = None
 
 
 def read_metadata(tree: HtmlElement, url: str) -> Metadata:
@@ -151,6 +154,10 @@ def read_metadata(tree: HtmlElement, url: str) -> Metadata:
                 lambda: _xpath_attr(tree, "//link[@rel='image_src']/@href"),
                 lambda: _itemprop(tree, "image"),
             ),
+        ),
+        canonical=_absolute(
+            url,
+            _xpath_attr(tree, "//link[@rel='canonical'][@href]/@href") or head.get("og:url"),
         ),
     )
 

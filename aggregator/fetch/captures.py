@@ -55,6 +55,15 @@ def read_captures(path: Path) -> dict[str, Capture]:
         return read_stream(stream)
 
 
+def read_dir(directory: Path) -> dict[str, Capture]:
+    """Every capture of every WARC file under `directory` (none if there is no such folder)."""
+    captures: dict[str, Capture] = {}
+    for path in sorted(directory.rglob("*.warc*")) if directory.is_dir() else []:
+        if path.is_file():
+            captures.update(read_captures(path))
+    return captures
+
+
 def read_stream(stream: BinaryIO) -> dict[str, Capture]:
     """Read every response record of a WARC stream (plain or gzipped), keyed by target URL."""
     captures: dict[str, Capture] = {}

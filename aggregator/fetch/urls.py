@@ -69,7 +69,56 @@ def normalize(raw: str) -> str:
         ],
         doseq=True,
     )
-    return urlunsplit(SplitResult(scheme, netloc, parts.path or "/", query, ""))
+    return urlunsplit(
+        SplitResult(scheme, netloc, remove_dot_segments(parts.path) or "/", query, "")
+    )
+
+
+def remove_dot_segments(path: str) -> str:
+    """`path` with its "." and ".." segments resolved (RFC 3986, 5.2.4): "/a/./b/../c" is
+    "/a/c"; a ".." never climbs above the root."""
+    if "." not in path:
+        return path
+    output: list[str] = []
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/".join(output)
+
+
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def dedup_key(url: str) -> str:
+    """The key under which two URLs are one page (adding a URL whose key is already on the
+    board finds that pearl). From the normalised URL (scheme and host in lower case, default
+    port, fragment and tracking parameters such as utm_*, fbclid and gclid dropped, dot
+    segments resolved), the key also drops the scheme (http and https are one page), a
+    trailing slash (but the root's), the case of percent escapes and the escaping of
+    unreserved characters, and sorts the query's parameters. InvalidURL if `url` is not
+    acceptable."""
+    parts = urlsplit(normalize(url))
+
+    def escape(match: re.Match[str]) -> str:
+        char = chr(int(match.group(0)[1:], 16))
+        return char if char in _UNRESERVED else match.group(0).upper()
+
+    path = _PERCENT.sub(escape, parts.path)
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)), doseq=True)
+    return urlunsplit(SplitResult("", parts.netloc, path, query, ""))
 
 
 def _ascii_host(host: str) -> str:

@@ -33,6 +33,7 @@ from aggregator.store.db import insert, is_postgres, session_scope
 from aggregator.store.models import (
     ACTIVE_JOB_STATES,
     Article,
+    FetchSource,
     FetchStatus,
     Host,
     Job,
@@ -84,9 +85,12 @@ def enqueue(
     conditional: bool = False,
     run_after: dt.datetime | None = None,
     max_attempts: int = 3,
+    source: FetchSource | str = FetchSource.LIVE,
 ) -> int:
     """Queue a `kind` job for the article unless one is already queued or running; the id of
     the active job either way. Safe under concurrency: fifty adds of a URL make one job (A11).
+    `source` says how the page is read (live, or replayed from the captures or the archive);
+    an active job keeps its own.
 
     An unconditional request wins over a queued conditional one (a forced re-extraction
     must not be answered by a 304).
@@ -99,6 +103,7 @@ def enqueue(
             "article_id": article_id,
             "state": JobState.QUEUED.value,
             "conditional": conditional,
+            "source": FetchSource(source).value,
             "attempts": 0,
             "max_attempts": max_attempts,
             "run_after": run_after or now,
@@ -299,11 +304,14 @@ def retry_or_fail(
     now: dt.datetime | None = None,
     http_status: int | None = None,
     live: bool = False,
+    decided_by: str | None = None,
 ) -> Job | None:
     """After a failed attempt: back in the queue with a backoff if another attempt may help
     and some are left, else failed with its reason, also recorded on the article for a fetch.
     None if `worker_id` no longer holds the job (nothing is changed then). `live`: the source
-    answered on the network (a page that is not an article still proves the link alive)."""
+    answered on the network (a page that is not an article still proves the link alive).
+    `decided_by`: the process and policy that ran the attempt, kept on the job (curators see
+    it; the article's public reason does not carry it)."""
     now = now or utcnow()
     reason = reason_of(error)
     with session_scope(engine) as session:
@@ -313,6 +321,7 @@ def retry_or_fail(
         job = session.exec(stmt).first()
         if job is None:
             return None
+        job.decided_by = decided_by[:300] if decided_by else None
         if retryable(error) and job.attempts < job.max_attempts:
             hint = error.retry_after if isinstance(error, FetchError) else None
             delay = backoff(job.attempts, settings.retry_base, settings.retry_cap, hint)

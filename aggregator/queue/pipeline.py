@@ -1,16 +1,15 @@
-"""add / sync / refresh as jobs of the queue, and the jobs' bodies: fetch -> extract -> sanitise
--> store for a fetch, a link check for a check.
+"""sync / refresh as jobs of the queue, and the jobs' bodies: fetch -> extract -> sanitise ->
+store for a fetch, a link check for a check.
 
-Adding work only writes rows (the pearl, the article, a job): the queue's workers
-(aggregator/queue/runner.py) do the fetching. No transaction is held open while a page is fetched or
-parsed: the article is read in one short session and the result written in another, the same
-transaction that marks the job done, so a result is stored once or not at all (SECURITY D01).
+Adding work only writes rows (a curator's add, in curate/pearls.py, writes the pearl, the
+article and a job): the queue's workers (queue/runner.py) do the fetching. No transaction is
+held open while a page is fetched or parsed: the article is read in one short session and the
+result written in another, the same transaction that marks the job done, so a result is stored
+once or not at all (SECURITY D01).
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,14 +17,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from aggregator import store
-from aggregator.errors import ExtractionError, FetchError, StorageError
+from aggregator.errors import ExtractionError, FetchError
 from aggregator.extract.isolation import ExtractionWorker
 from aggregator.fetch.client import Fetcher
-from aggregator.fetch.urls import normalize
 from aggregator.queue import health, jobs
 from aggregator.store import archive
 from aggregator.store.db import session_scope
-from aggregator.store.models import FetchStatus, Job, JobKind, utcnow
+from aggregator.store.models import FetchSource, FetchStatus, Job, JobKind, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,50 +44,17 @@ class Outcome:
     live: bool = False
 
 
-@dataclass(frozen=True)
-class Added:
-    """A pearl placed by `add`, and the job fetching its article (None if already stored)."""
-
-    url: str
-    article_id: int
-    job_id: int | None
-    title: str | None = None
-
-
-BUSY_ATTEMPTS = 3  # tries of an add that meets a busy database
-
-
-def add(
-    engine: Engine, url: str, collection: str, note: str = "", *, max_attempts: int = 3
-) -> Added:
-    """Place `url` in `collection` with `note` and queue the fetch of its article if it has no
-    stored copy yet; one transaction. An invalid URL raises InvalidURL before anything is
-    stored, an unknown collection NotFound. A database busy past its timeout is tried again
-    (a refused transaction wrote nothing) before StorageError reaches the caller."""
-    normalized = normalize(url)
-    for attempt in range(1, BUSY_ATTEMPTS + 1):
-        try:
-            with session_scope(engine) as session:
-                target = store.get_collection(session, collection)
-                article = store.get_or_create_article(session, normalized)
-                store.place_pearl(session, target, article, note)
-                assert article.id is not None
-                if article.fetch_status == FetchStatus.OK.value:
-                    return Added(normalized, article.id, None, article.title)
-                job_id = jobs.enqueue(session, article.id, JobKind.FETCH, max_attempts=max_attempts)
-                return Added(normalized, article.id, job_id)
-        except StorageError as exc:
-            if exc.code != "database_busy" or attempt == BUSY_ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0.05, 0.25) * attempt)  # spread the retries out
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
 def enqueue_fetches(
-    engine: Engine, article_ids: Iterable[int], *, conditional: bool, max_attempts: int = 3
+    engine: Engine,
+    article_ids: Iterable[int],
+    *,
+    conditional: bool,
+    max_attempts: int = 3,
+    source: FetchSource = FetchSource.LIVE,
 ) -> list[int]:
     """Queue a fetch of each article (sync, refresh); the job ids, in the same order.
-    `conditional`: send the stored copy's validators, so an unchanged page is not re-read."""
+    `conditional`: send the stored copy's validators, so an unchanged page is not re-read;
+    `source`: read the pages live, or replay them from the captures or the archive."""
     with session_scope(engine) as session:
         return [
             jobs.enqueue(
@@ -98,6 +63,7 @@ def enqueue_fetches(
                 JobKind.FETCH,
                 conditional=conditional,
                 max_attempts=max_attempts,
+                source=source,
             )
             for article_id in article_ids
         ]
@@ -168,6 +134,7 @@ def fetch_into(
         content_html=found.content_html,  # sanitised in the worker
         word_count=found.word_count,
         image_url=found.image,
+        canonical_url=found.canonical,
         http_status=http_status,
         fetched_at=page.fetched_at,
     )

@@ -30,14 +30,17 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from aggregator.errors import FetchError
 from aggregator.extract.isolation import ExtractionWorker
+from aggregator.fetch.captures import read_dir
 from aggregator.fetch.client import Fetcher
 from aggregator.fetch.replay import ReplayTransport
 from aggregator.fetch.urls import host_of
 from aggregator.queue import health, jobs, pipeline
 from aggregator.settings import Settings
+from aggregator.store import archive
 from aggregator.store.db import session_scope
-from aggregator.store.models import Job, JobKind, utcnow
+from aggregator.store.models import FetchSource, Job, JobKind, utcnow
 
 log = logging.getLogger("perles.runner")
 
@@ -50,24 +53,58 @@ OnDone = Callable[[Job, pipeline.Outcome], None]
 
 
 class Fetchers:
-    """One runner thread's fetchers: pages with a capture are replayed from it (no connection,
-    so no politeness delay); others are fetched live, when `live`. Link checks are always live.
+    """One runner thread's fetchers, chosen by what each job says (Job.source): the network
+    for a live job (when `live`) and for every link check; the collections' offline captures
+    for a captures job (`captures`, else every WARC under the collections folder, read when
+    the first such job comes); the article's kept raw responses for an archive job. Replays
+    open no connection, so no politeness delay applies to them (SECURITY D17: a job queued to
+    be replayed is never fetched from its real site, whichever worker takes it).
     """
 
     def __init__(
-        self, settings: Settings, captures: ReplayTransport | None = None, *, live: bool = True
+        self,
+        settings: Settings,
+        captures: ReplayTransport | None = None,
+        *,
+        live: bool = True,
+        engine: Engine | None = None,
     ) -> None:
+        self.settings, self.engine = settings, engine
         self.captures = captures
         self.live = Fetcher(settings) if live else None
         self.replay = Fetcher(settings, captures, resolver=None) if captures else None
+        self._archived: list[Fetcher] = []
 
     def route(self, job: Job, url: str) -> tuple[Fetcher, bool] | None:
         """The fetcher for `job` on `url` and whether it goes to the network (politeness
-        applies); None when this runner cannot do it (offline and not captured)."""
-        captured = self.captures is not None and url in self.captures
-        if job.kind == JobKind.FETCH.value and captured and self.replay is not None:
-            return self.replay, False
+        applies); None when this runner cannot do it (a live job on an offline runner). A
+        replay job whose page was never captured or archived fails: FetchError."""
+        source = job.source if job.kind == JobKind.FETCH.value else FetchSource.LIVE.value
+        if source == FetchSource.CAPTURES.value:
+            replay, captured = self._captures()
+            if url not in captured:
+                raise FetchError(f"no offline capture of {url}", code="not_captured")
+            return replay, False
+        if source == FetchSource.ARCHIVE.value:
+            return self._archive(job, url), False
         return (self.live, True) if self.live is not None else None
+
+    def _captures(self) -> tuple[Fetcher, ReplayTransport]:
+        if self.replay is None or self.captures is None:
+            self.captures = ReplayTransport(read_dir(self.settings.collections_dir))
+            self.replay = Fetcher(self.settings, self.captures, resolver=None)
+        return self.replay, self.captures
+
+    def _archive(self, job: Job, url: str) -> Fetcher:
+        if self.engine is None:
+            raise FetchError("this runner has no archive to replay from", code="not_archived")
+        with Session(self.engine) as session:
+            transport = archive.replay_transport(session, [job.article_id])
+        if url not in transport:
+            raise FetchError(f"no raw response kept for {url}", code="not_archived")
+        fetcher = Fetcher(self.settings, transport, resolver=None)
+        self._archived.append(fetcher)
+        return fetcher
 
     def __enter__(self) -> Fetchers:
         return self
@@ -78,7 +115,7 @@ class Fetchers:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for fetcher in (self.live, self.replay):
+        for fetcher in (self.live, self.replay, *self._archived):
             if fetcher is not None:
                 fetcher.close()
 
@@ -92,6 +129,7 @@ class _Shared:
     excluded: set[int] = field(default_factory=set)  # jobs put back: this run cannot do them
     handled: int = 0
     wake: threading.Event = field(default_factory=threading.Event)  # a thread has exited
+    decider: str = ""  # this process and its fetch policy, recorded on the jobs it ends
 
     def snapshot(self) -> tuple[dict[int, str], set[int]]:
         with self.lock:
@@ -110,6 +148,7 @@ def run(
     workers: Callable[[], AbstractContextManager[ExtractionWorker]] | None = None,
     checks: bool = False,
     grace: float = 10.0,
+    label: str = "perles",
 ) -> int:
     """Run the queue with `concurrency` threads until `stop` is set or, if `until_idle`, until
     no job is due soon; the number of job attempts that ended (done, failed or to retry).
@@ -118,12 +157,13 @@ def run(
     as it was left (done, failed, or queued for a retry). `fetchers` and `workers` make each
     thread's Fetchers and ExtractionWorker (live fetchers and settings' worker by default);
     `checks` queues the periodic link checks (`perles worker` and `perles serve` do).
+    `label` names this process ("perles serve") on the jobs it ends, with its fetch policy.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    shared = _Shared()
+    shared = _Shared(decider=decider(label, settings))
     halt = threading.Event()  # the threads' own stop: set on `stop`, or if this call fails
-    make_fetchers = fetchers or (lambda: Fetchers(settings))
+    make_fetchers = fetchers or (lambda: Fetchers(settings, engine=engine))
     make_worker = workers or (lambda: ExtractionWorker.from_settings(settings))
     threads = [
         threading.Thread(
@@ -230,19 +270,9 @@ def _attempt(
     url = ""
     try:
         url = jobs.target_url(engine, job)
-        route = fetchers.route(job, url)
-        if route is None:
-            with shared.lock:
-                shared.excluded.add(job.id)
-            jobs.release(engine, job.id, worker_id)
-            return
-        fetcher, polite = route
-        if polite:
-            wait_until = jobs.take_host_slot(engine, host_of(url), utcnow(), settings.host_delay)
-            if wait_until is not None:
-                jobs.release(engine, job.id, worker_id, run_after=wait_until)
-                return
-        outcome = pipeline.run_job(engine, fetcher, worker, job, worker_id)
+        outcome = _run(engine, settings, shared, job, worker_id, fetchers, worker, url)
+        if outcome is None:
+            return  # put back: its host's slot is taken, or this runner cannot do it
     except jobs.LeaseLost as exc:
         log.warning("%s", exc)  # another worker holds the job now; it records the result
         return
@@ -251,7 +281,7 @@ def _attempt(
         reason = jobs.reason_of(exc)
         outcome = pipeline.Outcome(url, job.article_id, ok=False, error=reason, cause=exc)
     try:
-        left = _conclude(engine, settings, job, worker_id, outcome)
+        left = _conclude(engine, settings, job, worker_id, outcome, shared.decider)
     except Exception:
         log.exception("could not record the end of job %s; its lease will run out", job.id)
         return
@@ -264,8 +294,55 @@ def _attempt(
             log.exception("on_done failed for job %s", job.id)
 
 
+def _run(
+    engine: Engine,
+    settings: Settings,
+    shared: _Shared,
+    job: Job,
+    worker_id: str,
+    fetchers: Fetchers,
+    worker: ExtractionWorker,
+    url: str,
+) -> pipeline.Outcome | None:
+    """Route `job` to its fetcher and run it; None when it was put back in the queue."""
+    assert job.id is not None
+    try:
+        route = fetchers.route(job, url)
+    except FetchError as exc:  # a replay of a page never captured or archived: it fails
+        return pipeline.Outcome(url, job.article_id, ok=False, error=jobs.reason_of(exc), cause=exc)
+    if route is None:
+        with shared.lock:
+            shared.excluded.add(job.id)
+        jobs.release(engine, job.id, worker_id)
+        return None
+    fetcher, polite = route
+    if polite:
+        wait_until = jobs.take_host_slot(engine, host_of(url), utcnow(), settings.host_delay)
+        if wait_until is not None:
+            jobs.release(engine, job.id, worker_id, run_after=wait_until)
+            return None
+    return pipeline.run_job(engine, fetcher, worker, job, worker_id)
+
+
+def decider(label: str, settings: Settings) -> str:
+    """Who ends a job and by which rules: "perles serve (pid 812 on host); private hosts
+    allowed: none; ports: 80, 443". Two processes with different policies sharing one queue
+    (one with PERLES_ALLOW_PRIVATE_HOSTS, one without) then leave a visible trace."""
+    allowed = ", ".join(sorted(settings.allow_private_hosts)) or "none"
+    ports = ", ".join(str(p) for p in sorted(settings.allowed_ports))
+    return (
+        f"{label} (pid {os.getpid()} on {socket.gethostname()}); "
+        f"private hosts allowed: {allowed}; ports: {ports}"
+    )
+
+
 def _conclude(
-    engine: Engine, settings: Settings, job: Job, worker_id: str, outcome: pipeline.Outcome
+    engine: Engine,
+    settings: Settings,
+    job: Job,
+    worker_id: str,
+    outcome: pipeline.Outcome,
+    decided_by: str,
 ) -> Job | None:
     """The job as the attempt left it: done (already marked so by the job's own write),
     else queued for a retry or failed; None if another worker holds it now."""
@@ -282,6 +359,7 @@ def _conclude(
         settings,
         http_status=outcome.http_status,
         live=outcome.live,
+        decided_by=decided_by,
     )
 
 

@@ -7,11 +7,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: SQLite's own locking is all there is
+    fcntl = None  # type: ignore[assignment]
+
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
@@ -82,9 +87,63 @@ def migrate(engine: Engine) -> None:
     with engine.connect() as conn:
         if MigrationContext.configure(conn).get_current_revision() == head:
             return
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.execution_options(**{WRITE: True}).connect() as conn:
+        sqlite_db = engine.dialect.name == "sqlite"
+        if sqlite_db:
+            # SQLite alters a table by copying it and dropping the original; with foreign keys
+            # on, that DROP would cascade (a collection rebuilt deletes its pearls). Alembic's
+            # advice: turn them off around the migration (outside any transaction, where the
+            # pragma takes effect), then check that nothing dangles before turning them on.
+            _pragma(conn, "PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite_db and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("migration left rows whose foreign key has no target")
+        finally:
+            if sqlite_db:
+                _pragma(conn, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(conn: Connection, statement: str) -> None:
+    """Run a pragma on the driver's connection itself, outside SQLAlchemy's transaction."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    cursor.execute(statement)
+    cursor.close()
+
+
+STARTUP_LOCK = 0x5045524D  # the advisory lock key held while a process sets the database up
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """Held while a process migrates the schema and loads the bundled board, so that several
+    processes starting at once on one fresh database do it once, one after the other
+    (SECURITY D16). PostgreSQL: a session advisory lock on a connection of its own; SQLite: an
+    exclusive lock on a file beside the database (none for an in-memory database)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:" or fcntl is None:
+        yield
+        return
+    with open(f"{database}.lock", "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def is_empty(engine: Engine) -> bool:

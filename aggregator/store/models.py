@@ -1,8 +1,10 @@
-"""SQLModel tables (collections, articles, pearls) and the read models the web layer shows.
+"""SQLModel tables of the board (collections, articles, pearls, tags, trash) and the queue.
 
-An article exists once per normalised URL; a pearl places it in a collection, with a position
-and a curator note. The read models are shared by the HTML pages and the JSON API, so a field on
-the board is a field in the JSON.
+An article exists once per normalised URL; a pearl places it in a collection, with a position,
+a curator note (Markdown) and tags. Collections nest, are ordered among their siblings and are
+public, unlisted or private. Deleting puts a collection (with its subtree) or a pearl in the
+trash, from which it comes back whole. Curators' tables are in store/curators.py, the read
+models the pages and the API share in store/read_models.py.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     Column,
     Date,
@@ -63,6 +64,23 @@ class FetchStatus(enum.StrEnum):
     NOT_ARTICLE = "not_article"  # read, but a home page, a login wall... (errors.NotAnArticle)
 
 
+class Visibility(enum.StrEnum):
+    """Who sees a collection. The strictest of a collection's and its ancestors' applies."""
+
+    PUBLIC = "public"  # listed on the home page and in the API, open to everyone
+    UNLISTED = "unlisted"  # open to whoever has the link; never listed, searched or linked
+    PRIVATE = "private"  # curators only: visitors get 404
+
+
+class FetchSource(enum.StrEnum):
+    """How a fetch job reads its page; the job carries it, so whichever worker takes it reads
+    the page the same way (a replayed page is never fetched from its real site)."""
+
+    LIVE = "live"  # the network, through the guarded fetcher
+    CAPTURES = "captures"  # the collections' offline captures (collections/captures/*.warc)
+    ARCHIVE = "archive"  # the raw responses kept at the article's last fetches
+
+
 class SourceStatus(enum.StrEnum):
     """What the last link-health checks said of the original page (aggregator/queue/health.py)."""
 
@@ -86,8 +104,18 @@ class Collection(SQLModel, table=True):
         default=None,
         sa_column=Column(Integer, ForeignKey("collection.id", ondelete="SET NULL"), index=True),
     )
-    position: int = Field(default=0)
+    position: int = Field(default=0)  # among its live siblings: 0, 1, 2... (no gap, no twin)
+    visibility: str = Field(
+        default=Visibility.PUBLIC.value,
+        sa_column=Column(String(16), nullable=False, server_default=Visibility.PUBLIC.value),
+    )
+    # Set while the collection is in the trash, with its whole subtree (the same trash entry).
+    trash_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("trash.id", ondelete="SET NULL"), index=True),
+    )
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: dt.datetime | None = Field(default=None, sa_column=_ts())
 
 
 class Article(SQLModel, table=True):
@@ -95,6 +123,10 @@ class Article(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(sa_column=Column(String(2048), nullable=False, unique=True))
+    # The duplicate key of `url` (fetch/urls.dedup_key: no trailing slash, no dot segments...)
+    # and of the page's canonical link: adding a URL whose key is either finds this article.
+    url_key: str | None = Field(default=None, sa_column=Column(String(2048), index=True))
+    canonical_key: str | None = Field(default=None, sa_column=Column(String(2048), index=True))
     final_url: str | None = Field(default=None, sa_column=Column(String(2048)))
     title: str | None = Field(default=None, sa_column=Column(String(500)))
     author: str | None = Field(default=None, sa_column=Column(String(300)))
@@ -147,9 +179,70 @@ class Pearl(SQLModel, table=True):
             Integer, ForeignKey("article.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
-    position: int = Field(default=0)
-    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    position: int = Field(default=0)  # among the collection's live pearls: 0, 1, 2...
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # Markdown
     added_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: dt.datetime | None = Field(default=None, sa_column=_ts())
+    trash_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("trash.id", ondelete="SET NULL"), index=True),
+    )
+
+
+class Tag(SQLModel, table=True):
+    """A curator's tag; `key` (the name case-folded) is unique, `name` keeps its spelling."""
+
+    __tablename__ = "tag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(64), nullable=False))
+    key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+
+
+class PearlTag(SQLModel, table=True):
+    __tablename__ = "pearl_tag"
+
+    pearl_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("pearl.id", ondelete="CASCADE"), primary_key=True, nullable=False
+        )
+    )
+    tag_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("tag.id", ondelete="CASCADE"),
+            primary_key=True,
+            nullable=False,
+            index=True,
+        )
+    )
+
+
+class TrashKind(enum.StrEnum):
+    COLLECTION = "collection"  # a collection and its subtree
+    PEARL = "pearl"
+
+
+class Trash(SQLModel, table=True):
+    """One deletion: a collection with its whole subtree, or one pearl. Its rows stay in their
+    tables marked with this entry's id, hidden everywhere, until restored or purged."""
+
+    __tablename__ = "trash"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    label: str = Field(sa_column=Column(String(500), nullable=False))  # what the curator sees
+    # Where it was: the collection a pearl was in, the parent a collection was under.
+    collection_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("collection.id", ondelete="SET NULL"), index=True),
+    )
+    position: int = Field(default=0)  # its place there, taken again on restore when free
+    deleted_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    deleted_by: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("curator.id", ondelete="SET NULL")),
+    )
 
 
 class JobKind(enum.StrEnum):
@@ -199,12 +292,19 @@ class Job(SQLModel, table=True):
     state: str = Field(default=JobState.QUEUED.value, sa_column=Column(String(16), nullable=False))
     # Conditional GET on refresh: send the stored validators (off for a forced re-extraction).
     conditional: bool = Field(default=False)
+    source: str = Field(  # FetchSource: live, or replayed from the captures or the archive
+        default=FetchSource.LIVE.value,
+        sa_column=Column(String(16), nullable=False, server_default=FetchSource.LIVE.value),
+    )
     attempts: int = Field(default=0)  # claims so far, counted when a worker takes the job
     max_attempts: int = Field(default=3)
     run_after: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     lease_until: dt.datetime | None = Field(default=None, sa_column=_ts())
     leased_by: str | None = Field(default=None, sa_column=Column(String(200)))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # The process that ended the job, and the policy it applied ("perles serve, pid 812 on
+    # host; private hosts allowed: none"): a refusal names who decided it.
+    decided_by: str | None = Field(default=None, sa_column=Column(String(300)))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     finished_at: dt.datetime | None = Field(default=None, sa_column=_ts())
@@ -236,76 +336,3 @@ class RawResponse(SQLModel, table=True):
     http_status: int
     fetched_at: dt.datetime = Field(sa_column=_ts(nullable=False))
     warc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-
-
-# --- Read models: what the board and the API show -------------------------------------------
-
-
-class _ReadModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class CollectionSummary(_ReadModel):
-    slug: str
-    title: str
-    description: str
-    parent: str | None
-    pearl_count: int
-
-
-class Card(_ReadModel):
-    """One pearl on a board: the article as the visitor sees it, plus the curator's note."""
-
-    article_id: int
-    position: int
-    title: str
-    url: str
-    excerpt: str | None
-    site_name: str | None
-    author: str | None
-    published: dt.date | None
-    language: str | None
-    word_count: int | None
-    image: str | None
-    note: str
-    added_at: dt.datetime
-    fetch_status: str
-    last_error: str | None
-    # Link health (aggregator/queue/health.py): SourceStatus, when it was last checked, and the
-    # stable code of what the last failed check met (its message stays in the database).
-    source_status: SourceStatus
-    source_checked_at: dt.datetime | None
-    source_error: str | None
-
-
-class Board(_ReadModel):
-    collection: CollectionSummary
-    breadcrumbs: list[CollectionSummary]
-    children: list[CollectionSummary]
-    cards: list[Card]
-
-
-class ArticleView(_ReadModel):
-    """The reader page: sanitised copy, attribution, and whether the original still answers."""
-
-    id: int
-    url: str
-    final_url: str | None
-    title: str
-    author: str | None
-    site_name: str | None
-    published: dt.date | None
-    language: str | None
-    excerpt: str | None
-    content_html: str | None
-    word_count: int | None
-    image: str | None
-    fetch_status: str
-    http_status: int | None
-    fetched_at: dt.datetime | None
-    checked_at: dt.datetime | None
-    last_error: str | None
-    source_status: SourceStatus
-    source_checked_at: dt.datetime | None
-    source_error: str | None
-    collections: list[CollectionSummary]

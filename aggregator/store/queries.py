@@ -1,4 +1,6 @@
-"""Every query Perles runs. Pages, API, CLI and pipeline all go through these functions."""
+"""Articles and their placement: one article per normalised URL, found again by its duplicate
+keys; pearls placed without ever overwriting a curator's note; fetch results stored cleaned.
+(What readers see is read through store/boards.py; what curators change, through curate/.)"""
 
 from __future__ import annotations
 
@@ -6,30 +8,21 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, text
 from sqlmodel import Session, col, select
 
-from aggregator.errors import NotFound
-from aggregator.fetch.urls import clean_image_url
+from aggregator.errors import InvalidURL, NotFound
+from aggregator.fetch.urls import clean_image_url, dedup_key, host_of
 from aggregator.store.db import insert, is_postgres
 from aggregator.store.models import (
     SANITIZER_VERSION,
     Article,
-    ArticleView,
-    Board,
-    Card,
     Collection,
-    CollectionSummary,
     FetchStatus,
     Pearl,
-    SourceStatus,
     utcnow,
 )
-
-MAX_DEPTH = 32  # nesting deeper than this is treated as a cycle when walking parents
-
 
 # --- writes ---------------------------------------------------------------------------------
 
@@ -42,7 +35,8 @@ def upsert_collection(
     parent_slug: str | None = None,
     position: int = 0,
 ) -> Collection:
-    """Create or update the collection `slug`; a missing parent is an error."""
+    """Create or update the collection `slug` (collections/*.toml and tests); a missing
+    parent is an error. Curators' changes go through curate/collections.py."""
     parent_id = None
     if parent_slug:
         parent = session.exec(select(Collection).where(Collection.slug == parent_slug)).first()
@@ -64,6 +58,7 @@ def upsert_collection(
 
 
 def get_collection(session: Session, slug: str) -> Collection:
+    """The collection `slug`, trashed or not; NotFound if there is none."""
     row = session.exec(select(Collection).where(Collection.slug == slug)).first()
     if row is None:
         raise NotFound(f"no collection {slug!r}")
@@ -73,11 +68,32 @@ def get_collection(session: Session, slug: str) -> Collection:
 def get_or_create_article(session: Session, url: str) -> Article:
     """The article for normalised `url`, created as pending if new; safe under concurrency."""
     stmt = insert(session)(Article).values(
-        url=url, fetch_status=FetchStatus.PENDING.value, created_at=utcnow()
+        url=url, url_key=_key(url), fetch_status=FetchStatus.PENDING.value, created_at=utcnow()
     )
     session.execute(stmt.on_conflict_do_nothing(index_elements=["url"]))
     article = session.exec(select(Article).where(Article.url == url)).one()
     return article
+
+
+def _key(url: str) -> str:
+    try:
+        return dedup_key(url)[:2048]
+    except InvalidURL:  # stored before a stricter policy: its own URL stands for its key
+        return url
+
+
+def find_article(session: Session, url: str) -> Article | None:
+    """The article `url` (normalised) stands for: the one stored under it, else one whose
+    duplicate key or canonical link's key is the URL's key (fetch/urls.dedup_key)."""
+    exact = session.exec(select(Article).where(Article.url == url)).first()
+    if exact is not None:
+        return exact
+    key = _key(url)
+    return session.exec(
+        select(Article)
+        .where(or_(col(Article.url_key) == key, col(Article.canonical_key) == key))
+        .order_by(col(Article.url_key) != key, col(Article.id))
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -98,11 +114,17 @@ class ExtractedFields:
     fetched_at: dt.datetime  # when the page was captured (a replayed capture keeps its date)
     # The page's og:image as found, untrusted: save_article cleans it (urls.clean_image_url).
     image_url: str | None = None
+    # The page's canonical link as found, untrusted: kept as a duplicate key only when it
+    # names the page's own host (canonical_key).
+    canonical_url: str | None = None
 
 
 def save_article(session: Session, article: Article, fields: ExtractedFields) -> Article:
     """Store a successful fetch and extraction on `article`; a bad image URL is dropped."""
     for name, value in vars(fields).items():
+        if name == "canonical_url":
+            article.canonical_key = canonical_key(value, fields.final_url)
+            continue
         if name == "image_url":
             value = clean_image_url(value, fields.final_url)
         elif name in ONE_LINE and isinstance(value, str):
@@ -117,6 +139,23 @@ def save_article(session: Session, article: Article, fields: ExtractedFields) ->
     session.add(article)
     session.flush()
     return article
+
+
+def canonical_key(canonical: str | None, final_url: str) -> str | None:
+    """The duplicate key of a page's canonical link, if it names the page's own host (give
+    or take "www."); None otherwise. A page may not claim another site's address: adding that
+    address would then find the page instead of the article (SECURITY U43)."""
+    if not canonical:
+        return None
+    try:
+        key = dedup_key(canonical)
+    except InvalidURL:
+        return None
+
+    def site(url: str) -> str:
+        return host_of(url).removeprefix("www.")
+
+    return key[:2048] if site(canonical) == site(final_url) else None
 
 
 MAX_ERROR = 2000  # characters of a failure reason kept
@@ -171,154 +210,58 @@ def record_failure(
     return article
 
 
-def place_pearl(
-    session: Session,
-    collection: Collection,
-    article: Article,
-    note: str = "",
-    position: int | None = None,
-) -> Pearl:
-    """Put `article` in `collection` (or update its note/position); appended by default.
+TOP_LEVEL_LOCK = 0x5045524C  # "PERL": the advisory lock key of the top level of the tree
 
-    Adds to one board are serialised on the collection's row (PostgreSQL; SQLite's writes
-    already are), so two at once neither both insert the same pearl nor take one position.
-    """
-    if is_postgres(session):
-        session.exec(
-            select(Collection.id).where(Collection.id == collection.id).with_for_update()
-        ).one()
-    pearl = session.exec(
+
+def lock_collection(session: Session, collection_id: int | None) -> None:
+    """Serialise the writes to one collection's pearls or sub-collections on its row
+    (PostgreSQL; SQLite's write transactions already are serialised), so that two at once
+    neither insert the same pearl twice nor take one position (SECURITY A11, S12)."""
+    if not is_postgres(session):
+        return
+    if collection_id is None:  # the top level has no row: an advisory lock stands for it
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TOP_LEVEL_LOCK})
+        return
+    session.exec(
+        select(Collection.id).where(Collection.id == collection_id).with_for_update()
+    ).one()
+
+
+def find_pearl(session: Session, collection: Collection, article: Article) -> Pearl | None:
+    """The pearl placing `article` in `collection`, in the trash or not."""
+    return session.exec(
         select(Pearl).where(Pearl.collection_id == collection.id, Pearl.article_id == article.id)
     ).first()
-    if position is None:
-        if pearl is not None:
-            position = pearl.position
-        else:
-            last = session.exec(
-                select(func.max(Pearl.position)).where(Pearl.collection_id == collection.id)
-            ).one()
-            position = 0 if last is None else last + 1
-    if pearl is None:
-        assert collection.id is not None and article.id is not None
-        pearl = Pearl(collection_id=collection.id, article_id=article.id)
-    pearl.note, pearl.position = note, position
+
+
+def place_pearl(
+    session: Session, collection: Collection, article: Article, note: str = ""
+) -> tuple[Pearl, bool]:
+    """Append `article` to `collection` with `note`; (the pearl, True) when it is new. A pearl
+    that is already there, live or in the trash, comes back untouched with False: a note is
+    the curator's work and is never overwritten by adding again (SECURITY D18)."""
+    lock_collection(session, collection.id)
+    pearl = find_pearl(session, collection, article)
+    if pearl is not None:
+        return pearl, False
+    last = session.exec(
+        select(func.max(Pearl.position)).where(
+            Pearl.collection_id == collection.id, col(Pearl.trash_id).is_(None)
+        )
+    ).one()
+    assert collection.id is not None and article.id is not None
+    pearl = Pearl(
+        collection_id=collection.id,
+        article_id=article.id,
+        note=note,
+        position=0 if last is None else last + 1,
+    )
     session.add(pearl)
     session.flush()
-    return pearl
+    return pearl, True
 
 
 # --- reads ----------------------------------------------------------------------------------
-
-
-def _summaries(session: Session, where: Any = None) -> list[CollectionSummary]:
-    """Collections with their pearl counts and parent slugs, in one query."""
-    parent = Collection.__table__.alias("parent")  # type: ignore[attr-defined]
-    counts = (
-        select(Pearl.collection_id, func.count().label("n"))
-        .group_by(col(Pearl.collection_id))
-        .subquery()
-    )
-    stmt = (
-        select(Collection, parent.c.slug, func.coalesce(counts.c.n, 0))
-        .outerjoin(parent, parent.c.id == Collection.parent_id)
-        .outerjoin(counts, counts.c.collection_id == Collection.id)
-        .order_by(col(Collection.position), col(Collection.title))
-    )
-    if where is not None:
-        stmt = stmt.where(where)
-    return [
-        CollectionSummary(
-            slug=c.slug,
-            title=c.title,
-            description=c.description,
-            parent=parent_slug,
-            pearl_count=n,
-        )
-        for c, parent_slug, n in session.exec(stmt).all()
-    ]
-
-
-def list_collections(session: Session) -> list[CollectionSummary]:
-    """Every collection, top-level and nested, in curated order."""
-    return _summaries(session)
-
-
-def board(session: Session, slug: str) -> Board:
-    """A collection as a board: its cards in curated order, its sub-collections, its path."""
-    collection = get_collection(session, slug)
-    summary = _summaries(session, Collection.id == collection.id)[0]
-    rows = session.exec(
-        select(Pearl, Article)
-        .join(Article, col(Article.id) == Pearl.article_id)
-        .where(Pearl.collection_id == collection.id)
-        .order_by(col(Pearl.position), col(Pearl.id))
-    ).all()
-    return Board(
-        collection=summary,
-        breadcrumbs=_breadcrumbs(session, collection),
-        children=_summaries(session, Collection.parent_id == collection.id),
-        cards=[_card(p, a) for p, a in rows],
-    )
-
-
-def _breadcrumbs(session: Session, collection: Collection) -> list[CollectionSummary]:
-    """The collection's ancestors, root first; a cycle or a chain deeper than MAX_DEPTH stops."""
-    slugs: list[str] = []
-    seen = {collection.id}
-    parent_id = collection.parent_id
-    while parent_id is not None and parent_id not in seen and len(slugs) < MAX_DEPTH:
-        seen.add(parent_id)
-        row = session.exec(
-            select(Collection.slug, Collection.parent_id).where(Collection.id == parent_id)
-        ).first()
-        if row is None:
-            break
-        slugs.append(row[0])
-        parent_id = row[1]
-    if not slugs:
-        return []
-    by_slug = {s.slug: s for s in _summaries(session, col(Collection.slug).in_(slugs))}
-    return [by_slug[slug] for slug in reversed(slugs)]
-
-
-def _card(pearl: Pearl, article: Article) -> Card:
-    return Card(
-        article_id=article.id or 0,
-        position=pearl.position,
-        title=article.title or article.url,
-        url=article.final_url or article.url,
-        excerpt=article.excerpt,
-        site_name=article.site_name,
-        author=article.author,
-        published=article.published,
-        language=article.language,
-        word_count=article.word_count,
-        image=shown_image(article.image_url),
-        note=pearl.note,
-        added_at=pearl.added_at,
-        fetch_status=article.fetch_status,
-        last_error=article.last_error,
-        source_status=SourceStatus(article.source_status),
-        source_checked_at=article.source_checked_at,
-        source_error=error_code(article.source_error),
-    )
-
-
-def shown_image(image_url: str | None) -> str | None:
-    """The stored lead image if visitors may load it: https only.
-
-    The pages' CSP allows https: images and not http: ones, and an http image on an https
-    board is mixed content; rather than loosen the CSP, an http image is not shown (and not
-    in the JSON, which carries what the board shows). It stays stored for a later policy.
-    """
-    return image_url if image_url and image_url.startswith("https://") else None
-
-
-def error_code(reason: str | None) -> str | None:
-    """The stable code of a stored "code: message" reason. The read models show the code of a
-    link check's failure, not its message, which may name an address our URL policy refused."""
-    code = (reason or "").split(":", 1)[0].strip()
-    return code or None
 
 
 def get_article(session: Session, article_id: int) -> Article:
@@ -327,35 +270,6 @@ def get_article(session: Session, article_id: int) -> Article:
     if article is None:
         raise NotFound(f"no article {article_id}")
     return article
-
-
-def article_view(session: Session, article_id: int) -> ArticleView:
-    """The reader page's data for one article, with the collections that hold it."""
-    article = get_article(session, article_id)
-    holder_ids = select(Pearl.collection_id).where(Pearl.article_id == article_id)
-    return ArticleView(
-        id=article_id,
-        url=article.url,
-        final_url=article.final_url,
-        title=article.title or article.url,
-        author=article.author,
-        site_name=article.site_name,
-        published=article.published,
-        language=article.language,
-        excerpt=article.excerpt,
-        content_html=article.content_html,
-        word_count=article.word_count,
-        image=shown_image(article.image_url),
-        fetch_status=article.fetch_status,
-        http_status=article.http_status,
-        fetched_at=article.fetched_at,
-        checked_at=article.checked_at,
-        last_error=article.last_error,
-        source_status=SourceStatus(article.source_status),
-        source_checked_at=article.source_checked_at,
-        source_error=error_code(article.source_error),
-        collections=_summaries(session, col(Collection.id).in_(holder_ids)),
-    )
 
 
 def articles_for_refresh(

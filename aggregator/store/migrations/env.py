@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from aggregator.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from aggregator.store import curators, models  # noqa: F401  (register the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,0 +1,247 @@
+"""The board as readers see it: collections, boards of cards, articles, for a visitor or a
+curator (store/tree.py's Reader). Pages, the JSON API and the curator's workbench read through
+these functions; trashed rows and what the reader may not see never leave them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+
+from aggregator import notes
+from aggregator.errors import InvalidInput, NotFound
+from aggregator.store.models import Article, Pearl, PearlTag, SourceStatus, Tag
+from aggregator.store.read_models import ArticleView, Board, Card, CollectionSummary
+from aggregator.store.tree import VISITOR, Node, Reader, Tree
+
+MAX_PAGE = 200  # cards per page of a board, at most
+
+
+def _counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
+    """Live pearls per collection, for `ids`, in one query."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Pearl.collection_id, func.count())
+        .where(col(Pearl.collection_id).in_(wanted), col(Pearl.trash_id).is_(None))
+        .group_by(col(Pearl.collection_id))
+    ).all()
+    return {collection_id: n for collection_id, n in rows}
+
+
+def summaries(session: Session, tree: Tree, nodes: Sequence[Node]) -> list[CollectionSummary]:
+    """The read model of each of `nodes`, with their pearl counts (one query)."""
+    if not nodes:
+        return []
+    ids = [n.id for n in nodes]
+    counts = _counts(session, ids)
+    result = []
+    for node in nodes:
+        parent = tree.nodes.get(node.parent_id) if node.parent_id is not None else None
+        description = node.description or ""
+        result.append(
+            CollectionSummary(
+                slug=node.slug,
+                title=node.title,
+                description=description,
+                description_html=notes.render(description),
+                parent=parent.slug if parent is not None else None,
+                position=node.position,
+                visibility=tree.effective_visibility(node.id),
+                pearl_count=counts.get(node.id, 0),
+            )
+        )
+    return result
+
+
+def list_collections(session: Session, reader: Reader = VISITOR) -> list[CollectionSummary]:
+    """The collections `reader` finds listed, parents before their children, in curated order."""
+    tree = Tree.load(session)
+    return summaries(session, tree, tree.listed(reader))
+
+
+def visible_node(session: Session, slug: str, reader: Reader = VISITOR) -> tuple[Tree, Node]:
+    """The collection `slug` if `reader` may open it, with the tree; NotFound otherwise (a
+    private collection is as absent as one that does not exist)."""
+    tree = Tree.load(session)
+    node = tree.by_slug.get(slug)
+    if node is None or not tree.can_see(reader, node.id):
+        raise NotFound(f"no collection {slug!r}")
+    return tree, node
+
+
+def board(
+    session: Session,
+    slug: str,
+    reader: Reader = VISITOR,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Board:
+    """A collection as a board: its cards in curated order (a page of `limit` after `cursor`,
+    or all), its listed sub-collections, its path."""
+    tree, node = visible_node(session, slug, reader)
+    stmt = (
+        select(Pearl, Article)
+        .join(Article, col(Article.id) == Pearl.article_id)
+        .where(Pearl.collection_id == node.id, col(Pearl.trash_id).is_(None))
+        .order_by(col(Pearl.position), col(Pearl.id))
+    )
+    if cursor is not None:
+        after_position, after_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                col(Pearl.position) > after_position,
+                and_(col(Pearl.position) == after_position, col(Pearl.id) > after_id),
+            )
+        )
+    if limit is not None:
+        stmt = stmt.limit(min(max(limit, 1), MAX_PAGE) + 1)
+    rows = list(session.exec(stmt).all())
+    next_cursor = None
+    if limit is not None and len(rows) > min(max(limit, 1), MAX_PAGE):
+        rows = rows[:-1]
+        last = rows[-1][0]
+        next_cursor = encode_cursor(last.position, last.id or 0)
+    ancestors = tree.ancestors(node.id)
+    children = [c for c in tree.children(node.id) if tree.is_listed(reader, c.id)]
+    own, *rest = summaries(session, tree, [node, *ancestors, *children])
+    return Board(
+        collection=own,
+        breadcrumbs=rest[: len(ancestors)],
+        children=rest[len(ancestors) :],
+        cards=cards(session, rows),
+        next_cursor=next_cursor,
+    )
+
+
+def cards(session: Session, rows: Sequence[tuple[Pearl, Article]]) -> list[Card]:
+    """The cards of (pearl, article) rows, their tags read in one query."""
+    tags = tags_of(session, [p.id for p, _ in rows if p.id is not None])
+    return [card(p, a, tags.get(p.id or 0, [])) for p, a in rows]
+
+
+def tags_of(session: Session, pearl_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The tag names of each pearl, in name order."""
+    if not pearl_ids:
+        return {}
+    rows = session.exec(
+        select(PearlTag.pearl_id, Tag.name)
+        .join(Tag, col(Tag.id) == PearlTag.tag_id)
+        .where(col(PearlTag.pearl_id).in_(list(pearl_ids)))
+        .order_by(col(Tag.key))
+    ).all()
+    found: dict[int, list[str]] = {}
+    for pearl_id, name in rows:
+        found.setdefault(pearl_id, []).append(name)
+    return found
+
+
+def card(pearl: Pearl, article: Article, tags: list[str]) -> Card:
+    return Card(
+        pearl_id=pearl.id or 0,
+        article_id=article.id or 0,
+        position=pearl.position,
+        title=article.title or article.url,
+        url=article.final_url or article.url,
+        excerpt=article.excerpt,
+        site_name=article.site_name,
+        author=article.author,
+        published=article.published,
+        language=article.language,
+        word_count=article.word_count,
+        image=shown_image(article.image_url),
+        note=pearl.note,
+        note_html=notes.render(pearl.note),
+        tags=tags,
+        added_at=pearl.added_at,
+        fetch_status=article.fetch_status,
+        last_error=article.last_error,
+        source_status=SourceStatus(article.source_status),
+        source_checked_at=article.source_checked_at,
+        source_error=error_code(article.source_error),
+    )
+
+
+def encode_cursor(position: int, pearl_id: int) -> str:
+    raw = json.dumps([position, pearl_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """(position, pearl id) of the last card of the previous page; InvalidInput if `cursor`
+    is not one this API gave."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value: Any = json.loads(raw)
+    except (ValueError, binascii.Error):
+        raise InvalidInput("cursor is not valid", code="invalid_cursor") from None
+    ok = isinstance(value, list) and len(value) == 2
+    if not ok or not all(type(v) is int and 0 <= v < 2**31 for v in value):
+        raise InvalidInput("cursor is not valid", code="invalid_cursor")
+    return value[0], value[1]
+
+
+def shown_image(image_url: str | None) -> str | None:
+    """The stored lead image if visitors may load it: https only.
+
+    The pages' CSP allows https: images and not http: ones, and an http image on an https
+    board is mixed content; rather than loosen the CSP, an http image is not shown (and not
+    in the JSON, which carries what the board shows). It stays stored for a later policy.
+    """
+    return image_url if image_url and image_url.startswith("https://") else None
+
+
+def error_code(reason: str | None) -> str | None:
+    """The stable code of a stored "code: message" reason. The read models show the code of a
+    link check's failure, not its message, which may name an address our URL policy refused."""
+    code = (reason or "").split(":", 1)[0].strip()
+    return code or None
+
+
+def article_view(session: Session, article_id: int, reader: Reader = VISITOR) -> ArticleView:
+    """The reader page's data for one article, with the listed collections that hold it.
+
+    NotFound unless a live pearl places it in a collection `reader` may open (an article only
+    in private collections, or only in the trash, is not there for visitors)."""
+    article = session.get(Article, article_id)
+    if article is None:
+        raise NotFound(f"no article {article_id}")
+    tree = Tree.load(session)
+    holders = session.exec(
+        select(Pearl.collection_id).where(
+            Pearl.article_id == article_id, col(Pearl.trash_id).is_(None)
+        )
+    ).all()
+    open_to_reader = [c for c in holders if tree.can_see(reader, c)]
+    if not open_to_reader and not reader.everything:
+        raise NotFound(f"no article {article_id}")
+    return ArticleView(
+        id=article_id,
+        url=article.url,
+        final_url=article.final_url,
+        title=article.title or article.url,
+        author=article.author,
+        site_name=article.site_name,
+        published=article.published,
+        language=article.language,
+        excerpt=article.excerpt,
+        content_html=article.content_html,
+        word_count=article.word_count,
+        image=shown_image(article.image_url),
+        fetch_status=article.fetch_status,
+        http_status=article.http_status,
+        fetched_at=article.fetched_at,
+        checked_at=article.checked_at,
+        last_error=article.last_error,
+        source_status=SourceStatus(article.source_status),
+        source_checked_at=article.source_checked_at,
+        source_error=error_code(article.source_error),
+        collections=summaries(session, tree, tree.listed(reader, open_to_reader)),
+    )
