@@ -65,6 +65,22 @@ class Settings(BaseSettings):
     extract_timeout: float = 20.0
     extract_memory_mb: int = 1024  # the worker's address-space cap (Linux); 0 for none
 
+    # Curators (aggregator/curate/accounts.py, sessions.py): argon2id's cost (RFC 9106's
+    # second recommended option: 3 passes over 64 MiB), how long a web session lasts and may
+    # sit idle, and the sign-in throttle: at most signin_account_limit failed sign-ins per
+    # account and signin_address_limit per address in signin_window seconds.
+    password_time_cost: int = 3
+    password_memory_kib: int = 64 * 1024
+    password_parallelism: int = 4
+    session_hours: float = 12.0
+    session_idle_minutes: float = 120.0
+    signin_window: float = 900.0
+    signin_account_limit: int = 10
+    signin_address_limit: int = 50
+    # The board's public address when it is served behind https (a proxy): session cookies
+    # are then Secure. Absolute URLs the board writes come from here, never from the request.
+    public_url: str = ""
+
     @property
     def user_agent(self) -> str:
         """Names Perles and where to reach whoever runs it (SECURITY decision 4, issue 4)."""
