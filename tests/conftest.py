@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -98,7 +99,19 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         database_url=db_url,
         collections_dir=REPO / "collections",
         allow_private_hosts=frozenset({"127.0.0.1"}),
+        **CHEAP_PASSWORDS,
     )
+
+
+# argon2id at its cheapest, so that tests creating curators stay fast; production keeps the
+# settings' defaults (RFC 9106's second option), measured nowhere here.
+CHEAP_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 64, "password_parallelism": 1}
+
+
+@pytest.fixture(scope="session")
+def hasher() -> PasswordHasher:
+    """The tests' cheap argon2id hasher (CHEAP_PASSWORDS)."""
+    return PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 @pytest.fixture

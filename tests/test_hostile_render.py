@@ -540,7 +540,7 @@ def test_every_response_carries_the_security_headers(
     client: TestClient, articles: dict[str, Article]
 ) -> None:
     """SECURITY decision 9 (and H09, H13, H11 as a second wall): every HTML response, errors
-    (404, 405, 413, 422) and HEAD included, has CSP without script, base-uri, form-action and frame-ancestors
+    (401, 404, 405, 413, 422) and HEAD included, has CSP without script, base-uri, form-action and frame-ancestors
     'none', nosniff, a Referrer-Policy and X-Frame-Options; every JSON response has nosniff."""
     ok = articles["ok"].id
     requests = [
@@ -568,7 +568,8 @@ def test_every_response_carries_the_security_headers(
         ("HEAD", "/api/collections", 200),
         ("GET", "/api/collections/nope", 404),
         ("GET", "/api/articles/abc", 422),
-        ("POST", "/api/collections", 405),
+        ("POST", "/api/collections", 401),
+        ("PUT", "/api/collections", 405),
     ]
     html = 0
     for method, path, status in requests:

@@ -110,13 +110,13 @@ def test_the_web_answers_503_with_retry_after_when_the_database_is_busy(
     locked: tuple[Engine, threading.Event], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, _release = locked
-    from web import api
+    from web.api import read
 
     def busy_write(*_args: object) -> object:
         with session_scope(engine) as session:  # a write meeting the held lock
             return store.get_or_create_article(session, URL)
 
-    monkeypatch.setattr(api.store, "list_collections", busy_write)
+    monkeypatch.setattr(read.store, "list_collections", busy_write)
     with TestClient(create_app(settings)) as client:
         response = client.get("/api/collections")
     assert response.status_code == 503

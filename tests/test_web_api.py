@@ -146,7 +146,12 @@ def test_accept_header_does_not_change_the_type(
         ("/api/collections/" + "x" * 121, {422}),
         ("/api/collections/'; DROP TABLE collection; --", {404}),
         ("/api/collections/%ED%A0%80", {404}),
-        ("/api/collections?limit=10000000&offset=1000000000000000000&page=abc", {200}),
+        # SECURITY A16: a limit past the maximum is 422; unknown parameters are ignored.
+        ("/api/collections?limit=10000000&offset=1000000000000000000&page=abc", {422}),
+        ("/api/collections?limit=-1", {422}),
+        ("/api/collections/metier?limit=0", {422}),
+        ("/api/collections/metier?cursor=%00%ff", {422}),
+        ("/api/collections?offset=1000000000000000000&page=abc", {200}),
     ],
 )
 def test_bad_ids_and_slugs_never_500(
@@ -159,18 +164,29 @@ def test_bad_ids_and_slugs_never_500(
     assert client.get("/api/collections/metier").status_code == 200  # nothing was harmed
 
 
+# The write routes of each read path (behind a token: 401 without one); others are 405.
+WRITES = {
+    "/api/collections": {"POST"},
+    "/api/collections/metier": {"PATCH", "DELETE"},
+    "/api/articles/{id}": set(),
+}
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "TRACE"])
-def test_unexpected_methods_are_405(
+def test_unexpected_methods_are_405_and_writes_need_a_token(
     client: TestClient, articles: dict[str, Article], method: str
 ) -> None:
-    for path in (
-        "/api/collections",
-        "/api/collections/metier",
-        f"/api/articles/{articles['ok'].id}",
-    ):
+    """SECURITY A19: a method a path does not answer is 405 with Allow; a write route without
+    a token is 401; neither changes anything."""
+    for route, writes in WRITES.items():
+        path = route.replace("{id}", str(articles["ok"].id))
         r = client.request(method, path)
-        assert_error(r, 405, "method_not_allowed")
-        assert "GET" in r.headers["allow"]
+        if method in writes:
+            assert_error(r, 401, "token_required")
+            assert r.headers["www-authenticate"].startswith("Bearer")
+        else:
+            assert_error(r, 405, "method_not_allowed")
+            assert "GET" in r.headers["allow"]
     r = client.request(method, "/c/metier")
     assert r.status_code == 405 and r.headers["content-type"].startswith("text/html")
     assert client.get("/api/collections/metier").json()["collection"]["pearl_count"] == 4
@@ -192,11 +208,14 @@ def test_unexpected_failure_is_a_json_500(tmp_path: Path) -> None:
 
 def test_openapi_documents_the_api_only(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert set(spec["paths"]) == {
+    assert all(path.startswith("/api/") for path in spec["paths"])  # no page, no /curate
+    assert {
         "/api/collections",
         "/api/collections/{slug}",
         "/api/articles/{article_id}",
-    }
+        "/api/collections/{slug}/pearls",
+        "/api/pearls/{pearl_id}",
+    } <= set(spec["paths"])
     board = spec["paths"]["/api/collections/{slug}"]["get"]
     assert "curated order" in board["description"]
     ok = board["responses"]["200"]["content"]["application/json"]["schema"]

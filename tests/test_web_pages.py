@@ -141,16 +141,18 @@ def test_reader_of_a_failed_fetch_says_so(client: TestClient, articles: dict[str
     assert "Copie du" not in html
 
 
-def test_only_content_html_is_marked_safe() -> None:
+def test_only_sanitised_html_is_marked_safe() -> None:
+    """|safe only on what nh3 produced: the article's copy (aggregator/sanitize.py) and the
+    curators' Markdown rendered by aggregator/notes.py."""
     env = make_templates().env
-    uses = []
-    for path in TEMPLATES_DIR.glob("*.html"):
+    uses = set()
+    for path in TEMPLATES_DIR.rglob("*.html"):
         source = path.read_text()
         assert "autoescape false" not in source and "Markup" not in source
         for node in env.parse(source).find_all(nodes.Filter):
             if node.name == "safe":
-                uses.append((path.name, getattr(node.node, "attr", None)))
-    assert uses == [("reader.html", "content_html")]
+                uses.add(getattr(node.node, "attr", None))
+    assert uses == {"content_html", "note_html", "description_html"}
 
 
 # --- hostile metadata (SECURITY.md H28, H29) -------------------------------------------------

@@ -12,7 +12,8 @@ from fastapi_offline import FastAPIOffline
 
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine
-from web import api, errors, pages
+from web import api, curate, errors, pages
+from web.cors import ApiReadCors
 from web.head import HeadAsGetMiddleware
 from web.limits import BodyLimitMiddleware
 from web.security import DOCS_ASSETS, SecurityHeadersMiddleware
@@ -21,11 +22,22 @@ from web.templating import make_templates
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 DESCRIPTION = """\
-Read-only JSON API of **Perles**, a curated link board about the Community Manager profession.
+JSON API of **Perles**, a curated link board about the Community Manager profession.
 
 Collections hold *pearls*: articles chosen by a curator, in a curated order, each with an
-optional note. Every field shown on the HTML boards is in the JSON. Errors are always
-`{"error": {"code": "...", "message": "..."}}` with a stable `code`.
+optional note (Markdown) and tags. Every field shown on the HTML boards is in the JSON.
+
+**Reads** are open to everyone for public collections (unlisted ones by their slug), with
+CORS. Every read answers with an `ETag`, and `304 Not Modified` to a matching
+`If-None-Match`. Boards and the list of collections are paged with `limit` and a cursor.
+
+**Writes** need a curator's API token, sent as `Authorization: Bearer perles_...` (create one
+with `perles token create --curator NAME --name LABEL`, or on the curator's Tokens page). An
+admin may do everything; an editor curates the collections an admin gave them. Updates
+(`PATCH`) must send `If-Match` with the `ETag` of the resource as read: a stale one gets 412,
+a missing one 428. Request bodies may hold only the fields listed.
+
+Errors are always `{"error": {"code": "...", "message": "..."}}` with a stable `code`.
 """
 
 
@@ -57,11 +69,14 @@ def create_app(settings: Settings) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.templates = make_templates()
+    app.state.settings = settings
+    app.add_middleware(ApiReadCors)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # outermost: refuses before anything reads
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(curate.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 # Article ids are PostgreSQL `integer` columns: anything past this would make the driver fail
@@ -43,3 +44,30 @@ Slug = Annotated[
         examples=["community-management"],
     ),
 ]
+PearlId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="Numeric id of the pearl.", examples=[1])
+]
+TrashId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="Numeric id of the trash entry.", examples=[1])
+]
+TokenId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="Numeric id of the API token.", examples=[1])
+]
+CuratorName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\w.@-]+$",
+        description="Sign-in name of the curator.",
+        examples=["anne"],
+    ),
+]
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]

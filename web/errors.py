@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aggregator.errors import (
+    AlreadyHere,
     CatalogError,
+    Conflict,
     ExtractionError,
     FetchError,
+    Forbidden,
+    InvalidInput,
     InvalidURL,
     NotFound,
+    NotSignedIn,
     PerlesError,
+    PreconditionFailed,
+    PreconditionRequired,
     StorageError,
+    Throttled,
 )
 from aggregator.store.db import storage_error
 from web.security import security_headers
@@ -38,11 +47,25 @@ STATUS_OF: dict[type[PerlesError], int] = {
     FetchError: 502,  # the page we were asked to read failed upstream
     CatalogError: 500,
     StorageError: 503,  # with Retry-After: the database is busy, full or restarting
+    InvalidInput: 422,
+    NotSignedIn: 401,  # with WWW-Authenticate under /api; the sign-in page on curator pages
+    Forbidden: 403,
+    Conflict: 409,  # AlreadyHere carries the existing pearl in Location
+    PreconditionFailed: 412,
+    PreconditionRequired: 428,
+    Throttled: 429,  # with Retry-After
 }
 RETRY_AFTER = "5"  # seconds, on a 503
 
 TITLES = {
     400: "Requête incorrecte",
+    401: "Connexion requise",
+    403: "Accès refusé",
+    409: "Conflit",
+    412: "Modifié entre-temps",
+    413: "Requête trop volumineuse",
+    428: "Version manquante",
+    429: "Trop de tentatives",
     404: "Page introuvable",
     405: "Méthode non autorisée",
     422: "Adresse invalide",
@@ -51,6 +74,11 @@ TITLES = {
     503: "Service momentanément indisponible",
 }
 EXPLANATIONS = {
+    401: "Connectez-vous pour accéder à cette page.",
+    403: "Votre compte ne permet pas cette action sur cette collection.",
+    409: "Cette action contredit l'état actuel de la collection.",
+    412: "Quelqu'un a modifié cet élément depuis que vous l'avez ouvert : rouvrez-le.",
+    429: "Trop de tentatives : patientez avant de réessayer.",
     404: "Cette page n'existe pas, ou plus. La collection a peut-être été renommée.",
     405: "Cette adresse ne répond pas à ce type de requête.",
     422: "Cette adresse n'est pas valide : vérifiez l'identifiant ou le nom de la collection.",
@@ -108,11 +136,32 @@ def error_response(
 
 def perles_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PerlesError)
+    path = request.url.path
+    if isinstance(exc, NotSignedIn) and (path == "/curate" or path.startswith("/curate/")):
+        # The curator's pages send to the sign-in form, then back here (a path of ours).
+        target = path if request.method == "GET" else "/curate/"
+        response = RedirectResponse(f"/curate/signin?next={quote(target)}", status_code=303)
+        for name, value in security_headers(path).items():
+            response.headers.setdefault(name, value)
+        return response
     status = next((STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF), 500)
     if status >= 500:
         log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.message)
-    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
-    return error_response(request, status, exc.code, exc.message, headers=headers)
+    return error_response(request, status, exc.code, exc.message, headers=_headers_of(exc))
+
+
+def _headers_of(exc: PerlesError) -> dict[str, str] | None:
+    """The headers an error's answer carries: when to retry, how to authenticate, where the
+    pearl that is already there lives."""
+    if isinstance(exc, StorageError):
+        return {"Retry-After": RETRY_AFTER}
+    if isinstance(exc, Throttled):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, NotSignedIn):
+        return {"WWW-Authenticate": 'Bearer realm="perles"'}
+    if isinstance(exc, AlreadyHere):
+        return {"Location": f"/api/pearls/{int(exc.pearl_id)}"}
+    return None
 
 
 def database_error(request: Request, exc: Exception) -> Response:

@@ -1,8 +1,10 @@
 """Security headers on every response (SECURITY.md decision 9).
 
-Public pages need no script at all, so the policy forbids it. Swagger UI at /docs is the one
-exception: it is FastAPI's page, served from our own origin (fastapi-offline's copy of its
-files) with an inline bootstrap script, and holds no user content, so it alone may run script.
+Public pages need no script at all, so the policy forbids it, and forbids forms too. The
+curator's pages (/curate) post forms to our origin and may run our own script files (never an
+inline one): drag and drop, fetch progress. Swagger UI at /docs is FastAPI's page, served from
+our own origin (fastapi-offline's copy of its files) with an inline bootstrap script, and holds
+no user content, so it alone may run inline script. No page may be framed.
 """
 
 from __future__ import annotations
@@ -39,6 +41,20 @@ DOCS_CSP = "; ".join(
     ]
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+CURATE_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' https: data:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+CURATE_PREFIX = "/curate"
 
 COMMON = {
     "X-Content-Type-Options": "nosniff",
@@ -51,7 +67,14 @@ COMMON = {
 
 def security_headers(path: str) -> dict[str, str]:
     """The headers a response to `path` must carry."""
-    return {"Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else CSP, **COMMON}
+    if path in DOCS_PATHS:
+        policy = DOCS_CSP
+    elif path == CURATE_PREFIX or path.startswith(CURATE_PREFIX + "/"):
+        # The curator's pages are never cached by a shared cache: they are someone's.
+        return {"Content-Security-Policy": CURATE_CSP, "Cache-Control": "no-store", **COMMON}
+    else:
+        policy = CSP
+    return {"Content-Security-Policy": policy, **COMMON}
 
 
 class SecurityHeadersMiddleware:

@@ -253,6 +253,13 @@ def reorder(session: Session, actor: Actor, parent: str | None, order: list[str]
     renumber_collections(session, [current[slug] for slug in order])
 
 
+def editable(session: Session, actor: Actor, slug: str) -> Collection:
+    """The live collection `slug` if `actor` may curate it (NotFound, Forbidden otherwise)."""
+    row = session.get(Collection, curatable(Tree.load(session), actor, slug).id)
+    assert row is not None
+    return row
+
+
 def get(session: Session, actor: Actor, slug: str) -> Collection:
     """The live collection `slug` if `actor` may see it; NotFound otherwise."""
     tree = Tree.load(session)

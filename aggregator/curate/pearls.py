@@ -22,12 +22,7 @@ from aggregator.curate import trash
 from aggregator.curate.access import Actor, curatable, editable_pearl
 from aggregator.curate.boards import clean_markdown
 from aggregator.curate.positions import live_order, renumber_pearls
-from aggregator.errors import (
-    AlreadyHere,
-    Conflict,
-    PreconditionFailed,
-    StorageError,
-)
+from aggregator.errors import AlreadyHere, Conflict, NotFound, PreconditionFailed, StorageError
 from aggregator.fetch.urls import normalize
 from aggregator.queue import jobs
 from aggregator.store import (
@@ -48,8 +43,8 @@ from aggregator.store.models import (
     Pearl,
     utcnow,
 )
-from aggregator.store.read_models import PearlView, etag
-from aggregator.store.tree import Tree
+from aggregator.store.read_models import PearlStatus, PearlView, etag
+from aggregator.store.tree import Reader, Tree
 
 
 @dataclass(frozen=True)
@@ -160,8 +155,27 @@ def add_retrying(
 
 
 def view(session: Session, actor: Actor, pearl_id: int) -> PearlView:
-    """The pearl as its curators edit it (its ETag is this model's)."""
+    """The pearl as its curators edit it (its ETag is this model's); curators only."""
     pearl, tree = editable_pearl(session, actor, pearl_id)
+    return _view(session, tree, pearl)
+
+
+def readable(session: Session, reader: Reader, pearl_id: int) -> tuple[Pearl, Tree]:
+    """The live pearl `pearl_id` if `reader` may open its collection; NotFound otherwise."""
+    pearl = session.get(Pearl, pearl_id)
+    tree = Tree.load(session)
+    if pearl is None or pearl.trash_id is not None or not tree.can_see(reader, pearl.collection_id):
+        raise NotFound(f"no pearl {pearl_id}")
+    return pearl, tree
+
+
+def read(session: Session, reader: Reader, pearl_id: int) -> PearlView:
+    """The same view, for whoever may open the pearl's collection (public ones: anyone)."""
+    pearl, tree = readable(session, reader, pearl_id)
+    return _view(session, tree, pearl)
+
+
+def _view(session: Session, tree: Tree, pearl: Pearl) -> PearlView:
     article = session.get(Article, pearl.article_id)
     assert article is not None and pearl.id is not None
     return PearlView(
@@ -176,6 +190,23 @@ def view(session: Session, actor: Actor, pearl_id: int) -> PearlView:
         tags=boards.tags_of(session, [pearl.id]).get(pearl.id, []),
         added_at=pearl.added_at,
         updated_at=pearl.updated_at,
+    )
+
+
+def status(session: Session, reader: Reader, pearl_id: int) -> PearlStatus:
+    """Where the fetch of the pearl's article stands (to watch it after an add)."""
+    pearl, _ = readable(session, reader, pearl_id)
+    article = session.get(Article, pearl.article_id)
+    assert article is not None
+    job = jobs.latest(session, pearl.article_id, JobKind.FETCH)
+    return PearlStatus(
+        pearl_id=pearl_id,
+        fetch_status=article.fetch_status,
+        job_state=job.state if job else None,
+        attempts=job.attempts if job else 0,
+        last_error=(job.last_error if job else None) or article.last_error,
+        run_after=job.run_after if job and job.state == "queued" else None,
+        title=article.title or article.url,
     )
 
 

@@ -395,6 +395,16 @@ def get(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id)
 
 
+def latest(session: Session, article_id: int, kind: JobKind | str) -> Job | None:
+    """The article's most recent job of `kind`, or None."""
+    return session.exec(
+        select(Job)
+        .where(Job.article_id == article_id, Job.kind == JobKind(kind).value)
+        .order_by(col(Job.id).desc())
+        .limit(1)
+    ).first()
+
+
 def next_due(
     session: Session, *, exclude: Collection[int] = (), held: Iterable[int] = ()
 ) -> dt.datetime | None:

@@ -11,6 +11,7 @@ resanitize   stored copies passed through a newer sanitiser
 """
 
 from aggregator.store.boards import (
+    MAX_PAGE,
     article_view,
     board,
     error_code,
@@ -40,6 +41,7 @@ from aggregator.store.queries import (
 __all__ = [
     "FAILURES",
     "MAX_ERROR",
+    "MAX_PAGE",
     "ONE_LINE",
     "ExtractedFields",
     "article_view",

@@ -110,9 +110,16 @@ class Collection(SQLModel, table=True):
         sa_column=Column(String(16), nullable=False, server_default=Visibility.PUBLIC.value),
     )
     # Set while the collection is in the trash, with its whole subtree (the same trash entry).
+    # trash and collection name each other: this key is added after both tables exist.
     trash_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("trash.id", ondelete="SET NULL"), index=True),
+        sa_column=Column(
+            Integer,
+            ForeignKey(
+                "trash.id", ondelete="SET NULL", use_alter=True, name="fk_collection_trash_id"
+            ),
+            index=True,
+        ),
     )
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     updated_at: dt.datetime | None = Field(default=None, sa_column=_ts())

@@ -157,6 +157,20 @@ class PearlView(_ReadModel):
     )
 
 
+class PearlStatus(_ReadModel):
+    """Where the fetch of a pearl's article stands, to watch it after an add."""
+
+    pearl_id: int = Field(description="Identifier of the pearl.")
+    fetch_status: str = Field(description="`pending`, `ok`, `failed` or `not_article`.")
+    job_state: str | None = Field(
+        description="The latest fetch job: `queued`, `running`, `done`, `failed`, or null."
+    )
+    attempts: int = Field(description="Attempts made by the latest job (count).")
+    last_error: str | None = Field(description="Why the last attempt failed, or null.")
+    run_after: dt.datetime | None = Field(description="When a queued job will run (UTC).")
+    title: str = Field(description="The article's title; its URL until it has been read.")
+
+
 def etag(model: BaseModel) -> str:
     """A strong entity tag for `model` as the JSON API serialises it: equal bodies, equal tags.
     It is both the ETag of a read (If-None-Match: 304) and what an update's If-Match must name

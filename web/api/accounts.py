@@ -1,0 +1,149 @@
+"""Curators and their tokens: one's own tokens for every curator, the accounts for admins."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from aggregator.curate import accounts, tokens
+from aggregator.curate.access import Actor
+from aggregator.errors import NotFound
+from aggregator.store.db import session_scope
+from web.api.errors import WRITE_ERRORS
+from web.api.schemas import (
+    CuratorCreate,
+    CuratorInfo,
+    CuratorUpdate,
+    NewToken,
+    TokenCreate,
+    TokenInfo,
+)
+from web.auth import ActorDep, SettingsDep
+from web.conditional import json_read
+from web.deps import CuratorName, EngineDep, SessionDep, Slug, TokenId
+
+router = APIRouter(responses=WRITE_ERRORS)
+
+
+def _token(view: tokens.TokenView) -> TokenInfo:
+    return TokenInfo(**vars(view))
+
+
+def _curator(view: accounts.CuratorView) -> CuratorInfo:
+    return CuratorInfo(**vars(view))
+
+
+@router.get("/me", response_model=CuratorInfo, tags=["curators"])
+def get_me(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+    """The curator your token acts for: name, role, the collections an editor was given."""
+    mine = [v for v in accounts.views(session, actor) if v.name == actor.name]
+    if not mine:
+        raise NotFound("this token's curator no longer exists")
+    return json_read(request, _curator(mine[0]))
+
+
+@router.get("/tokens", response_model=list[TokenInfo], tags=["tokens"])
+def list_tokens(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+    """Your tokens (an admin's: everyone's), revoked ones included; never the tokens
+    themselves."""
+    return json_read(request, [_token(t) for t in tokens.views(session, actor)])
+
+
+@router.post("/tokens", status_code=201, response_model=NewToken, tags=["tokens"])
+def create_token(
+    body: TokenCreate, request: Request, engine: EngineDep, actor: ActorDep
+) -> Response:
+    """A new token for you. `token` is in this answer only: store it now."""
+    with session_scope(engine) as session:
+        curator = accounts.get(session, actor.name)
+        secret, row = tokens.create(session, actor, curator, body.name)
+        view = next(t for t in tokens.views(session, actor, curator) if t.id == row.id)
+    created = NewToken(**vars(view), token=secret)
+    response = json_read(request, created, status=201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
+def revoke_token(token_id: TokenId, engine: EngineDep, actor: ActorDep) -> Response:
+    """Revoke a token (yours; an admin's: anyone's). It opens nothing from now on."""
+    with session_scope(engine) as session:
+        tokens.revoke(session, actor, token_id)
+    return Response(status_code=204)
+
+
+@router.get("/curators", response_model=list[CuratorInfo], tags=["curators"])
+def list_curators(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+    """Every curator (admins); an editor sees only themselves."""
+    return json_read(request, [_curator(v) for v in accounts.views(session, actor)])
+
+
+@router.post("/curators", status_code=201, response_model=CuratorInfo, tags=["curators"])
+def create_curator(
+    body: CuratorCreate,
+    request: Request,
+    engine: EngineDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+) -> Response:
+    """A new curator (admins only). The password is hashed with argon2id and never shown."""
+    with session_scope(engine) as session:
+        accounts.create(
+            session, actor, body.name, body.password, body.role, accounts.hasher(settings)
+        )
+        view = _one(session, actor, body.name)
+    return json_read(request, view, status=201, headers={"Location": f"/api/curators/{body.name}"})
+
+
+def _one(session: Session, actor: Actor, name: str) -> CuratorInfo:
+    for view in accounts.views(session, actor):
+        if view.name.casefold() == name.casefold():
+            return _curator(view)
+    raise NotFound(f"no curator {name!r}")
+
+
+@router.patch("/curators/{name}", response_model=CuratorInfo, tags=["curators"])
+def update_curator(
+    name: CuratorName,
+    body: CuratorUpdate,
+    request: Request,
+    engine: EngineDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+) -> Response:
+    """Change a curator's role (admins only; never the last admin's) or password (an admin,
+    or the curator themselves: every session of theirs ends)."""
+    with session_scope(engine) as session:
+        if body.role is not None:
+            accounts.set_role(session, actor, name, body.role)
+        if body.password is not None:
+            accounts.set_password(session, actor, name, body.password, accounts.hasher(settings))
+        view = _one(session, actor, name)
+    return json_read(request, view)
+
+
+@router.delete("/curators/{name}", status_code=204, tags=["curators"])
+def delete_curator(name: CuratorName, engine: EngineDep, actor: ActorDep) -> Response:
+    """Remove a curator with their sessions and tokens (admins only; never the last admin)."""
+    with session_scope(engine) as session:
+        accounts.remove(session, actor, name)
+    return Response(status_code=204)
+
+
+@router.put("/curators/{name}/collections/{slug}", status_code=204, tags=["curators"])
+def grant_collection(name: CuratorName, slug: Slug, engine: EngineDep, actor: ActorDep) -> Response:
+    """Give an editor a collection and everything nested in it (admins only)."""
+    with session_scope(engine) as session:
+        accounts.grant(session, actor, name, slug)
+    return Response(status_code=204)
+
+
+@router.delete("/curators/{name}/collections/{slug}", status_code=204, tags=["curators"])
+def ungrant_collection(
+    name: CuratorName, slug: Slug, engine: EngineDep, actor: ActorDep
+) -> Response:
+    """Take a collection back from an editor (admins only)."""
+    with session_scope(engine) as session:
+        accounts.ungrant(session, actor, name, slug)
+    return Response(status_code=204)

@@ -1,0 +1,206 @@
+"""The API's own bodies: what a write request may send, what it answers that is not a read
+model of the store, and the one error body.
+
+A request body binds only the fields its route allows: any other field is refused (422), so a
+`role`, `id`, `owner_id` or `created_at` slipped into a body changes nothing (SECURITY S08).
+Text fields have maximum lengths and refuse lone surrogates (A05, A08); NUL, controls and
+invisible characters are cleaned where they are stored (A06, A07).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from aggregator.notes import MAX_MARKDOWN
+
+
+def _no_lone_surrogate(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text holds a lone surrogate") from None
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(_no_lone_surrogate)]
+Visibility = Literal["public", "unlisted", "private"]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+Slug = Annotated[
+    SafeStr,
+    Field(
+        min_length=1,
+        max_length=120,
+        pattern=SLUG_PATTERN,
+        description="A collection's slug: lowercase letters, digits and dashes.",
+        examples=["community-manager"],
+    ),
+]
+Tag = Annotated[SafeStr, Field(min_length=1, max_length=64, examples=["veille"])]
+Tags = Annotated[
+    list[Tag],
+    Field(max_length=20, description="At most 20 tags; case-insensitive; duplicates merged."),
+]
+
+
+def _title(**extra: Any) -> Any:
+    return Field(min_length=1, max_length=300, description="Title shown on the board.", **extra)
+
+
+def _markdown(**extra: Any) -> Any:
+    return Field(max_length=MAX_MARKDOWN, description="Markdown, rendered and sanitised.", **extra)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code.", examples=["not_found"])
+    message: str = Field(description="What went wrong, for people.")
+
+
+class ErrorResponse(BaseModel):
+    """Every error of the API has this shape."""
+
+    error: ErrorBody
+
+
+class CollectionCreate(Body):
+    title: SafeStr = _title(examples=["Le quotidien"])
+    slug: Slug | None = Field(default=None, description="Made from the title when left out.")
+    description: SafeStr = _markdown(default="")
+    parent: Slug | None = Field(
+        default=None, description="Slug of the collection to nest it in; null: top level."
+    )
+    visibility: Visibility = "public"
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Le quotidien",
+                    "parent": "community-manager",
+                    "description": "Des journées types racontées par des CM.",
+                }
+            ]
+        },
+    )
+
+
+class CollectionUpdate(Body):
+    """Only the fields sent change. `parent: null` moves the collection to the top level."""
+
+    title: SafeStr | None = _title(default=None)
+    description: SafeStr | None = _markdown(default=None)
+    visibility: Visibility | None = None
+    slug: Slug | None = Field(default=None, description="A new slug.")
+    parent: Slug | None = Field(
+        default=None, description="Slug of the new parent; null for the top level."
+    )
+    position: int | None = Field(
+        default=None, ge=0, le=100_000, description="Place among its siblings, from 0."
+    )
+
+
+class Order(Body):
+    """A full order: every live pearl (or sub-collection) named once."""
+
+    pearls: list[int] | None = Field(
+        default=None, max_length=10_000, description="Pearl ids in their new order."
+    )
+    children: list[Slug] | None = Field(
+        default=None, max_length=10_000, description="Sub-collection slugs in their new order."
+    )
+
+
+class PearlCreate(Body):
+    url: SafeStr = Field(min_length=1, max_length=2048, description="The article's address.")
+    note: SafeStr = _markdown(default="")
+    tags: Tags = []
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://blog.example.fr/cm-journee-type",
+                    "note": "Une journée type racontée *sans fard*.",
+                    "tags": ["quotidien"],
+                }
+            ]
+        },
+    )
+
+
+class PearlUpdate(Body):
+    """Only the fields sent change."""
+
+    note: SafeStr | None = _markdown(default=None)
+    tags: Tags | None = None
+    collection: Slug | None = Field(
+        default=None, description="Move the pearl into this collection."
+    )
+    position: int | None = Field(
+        default=None, ge=0, le=100_000, description="Place in the collection, from 0."
+    )
+
+
+class PearlCopy(Body):
+    collection: Slug
+    position: int | None = Field(default=None, ge=0, le=100_000)
+
+
+class TokenCreate(Body):
+    name: SafeStr = Field(
+        min_length=1, max_length=100, description="What it is for.", examples=["feed reader"]
+    )
+
+
+class CuratorCreate(Body):
+    name: SafeStr = Field(
+        min_length=1, max_length=64, pattern=r"^[\w.@-]+$", description="Sign-in name."
+    )
+    password: SafeStr = Field(min_length=12, max_length=128, description="12 to 128 characters.")
+    role: Literal["admin", "editor"] = "editor"
+
+
+class CuratorUpdate(Body):
+    role: Literal["admin", "editor"] | None = None
+    password: SafeStr | None = Field(default=None, min_length=12, max_length=128)
+
+
+class TrashEntry(BaseModel):
+    id: int = Field(description="Identifier of the trash entry.")
+    kind: str = Field(description="`collection` (with its whole subtree) or `pearl`.")
+    label: str = Field(description="Title of what was deleted.")
+    place: str | None = Field(description="Slug of the collection it was in; null: top level.")
+    deleted_at: dt.datetime = Field(description="When it was deleted (RFC 3339, UTC).")
+    collections: int = Field(description="Collections in the entry (count).")
+    pearls: int = Field(description="Pearls in the entry (count).")
+
+
+class TokenInfo(BaseModel):
+    id: int = Field(description="Identifier of the token, to revoke it.")
+    curator: str = Field(description="Name of the curator it acts for.")
+    name: str = Field(description="What the token is for.")
+    prefix: str = Field(description="Its first characters, to tell tokens apart.")
+    created_at: dt.datetime = Field(description="When it was created (RFC 3339, UTC).")
+    last_used_at: dt.datetime | None = Field(description="When it was last used, or null.")
+    revoked_at: dt.datetime | None = Field(description="When it was revoked, or null.")
+
+
+class NewToken(TokenInfo):
+    token: str = Field(description="The token itself. Shown this once; store it now.")
+
+
+class CuratorInfo(BaseModel):
+    name: str = Field(description="Sign-in name.")
+    role: str = Field(description="`admin` or `editor`.")
+    collections: list[str] = Field(description="An editor's given collections (slugs).")
+    created_at: dt.datetime = Field(description="When the account was made (RFC 3339, UTC).")
+    last_signin_at: dt.datetime | None = Field(description="Last sign-in, or null.")
+    tokens: int = Field(description="API tokens not revoked (count).")

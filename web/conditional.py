@@ -1,0 +1,76 @@
+"""Conditional requests on the JSON API (RFC 9110 section 13).
+
+Every read answers with a strong ETag (the hash of the model it serialises) and `304 Not
+Modified` when `If-None-Match` names it. Every update must name the version it read in
+`If-Match` (428 without one); the check itself runs in the update's transaction, against the
+same entity tag the read gave (aggregator/store/read_models.etag), so two curators editing one
+note cannot overwrite each other silently (412).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from aggregator.errors import PreconditionRequired
+from aggregator.store.read_models import etag
+
+# Clients may keep a copy, but must ask again (with If-None-Match) before using it.
+CACHE_CONTROL = "no-cache"
+
+
+def tag_of(value: BaseModel | Sequence[BaseModel]) -> str:
+    """The entity tag of a model, or of a list of them."""
+    if isinstance(value, BaseModel):
+        return etag(value)
+    digest = hashlib.sha256()
+    for item in value:
+        digest.update(item.model_dump_json().encode())
+        digest.update(b"\n")
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+def _names(header: str | None, tag: str) -> bool:
+    """Whether an If-None-Match header names `tag` (weak comparison, as RFC 9110 asks)."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return tag in {part.strip().removeprefix("W/") for part in header.split(",")}
+
+
+def json_read(
+    request: Request,
+    value: BaseModel | Sequence[BaseModel],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """`value` as JSON with its ETag, or 304 when the client's copy is current."""
+    tag = tag_of(value)
+    answer = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
+    if status == 200 and _names(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=answer)
+    payload: Any = (
+        value.model_dump(mode="json")
+        if isinstance(value, BaseModel)
+        else [item.model_dump(mode="json") for item in value]
+    )
+    return JSONResponse(payload, status_code=status, headers=answer)
+
+
+def required_if_match(request: Request) -> str | None:
+    """The version an update names in If-Match: PreconditionRequired without one; None for
+    `*` (any current version)."""
+    header = request.headers.get("if-match")
+    if header is None or not header.strip():
+        raise PreconditionRequired(
+            "send If-Match with the ETag of the resource as you read it",
+        )
+    value = header.strip()
+    return None if value == "*" else value
