@@ -156,9 +156,18 @@ class AlreadyHere(Conflict):
 
     code = "already_here"
 
-    def __init__(self, message: str, *, pearl_id: int, collection: str, position: int) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        pearl_id: int,
+        collection: str,
+        position: int,
+        trash_id: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.pearl_id, self.collection, self.position = pearl_id, collection, position
+        self.trash_id = trash_id  # the pearl is in the trash, in this entry
 
 
 class PreconditionFailed(PerlesError):

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     @property
     def user_agent(self) -> str:
         """Names Perles and where to reach whoever runs it (SECURITY decision 4, issue 4)."""
-        return f"Perles/0.3 (+{self.contact_url}; curated link board)"
+        return f"Perles/0.4 (+{self.contact_url}; curated link board)"
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -61,7 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="Perles",
         summary="Curated articles about community management, as a board and as JSON.",
         description=DESCRIPTION,
-        version="0.3.0",
+        version="0.4.0",
         lifespan=lifespan,
         redoc_url=None,
         # Starlette builds the trailing-slash redirect from the request's Host header; we

@@ -2,9 +2,20 @@
 
 root     the Typer app, one-line errors, the database brought up to date
 ingest   serve, worker, add, sync, refresh, jobs
+board    collection ..., pearl ..., trash ...: the curator's workbench
+curators curator ..., token ...: accounts, roles, given collections, API tokens
+backup   backup: a consistent copy of the database while the server runs
 """
 
 from aggregator.cli import ingest  # noqa: F401  (registers its commands on the app)
+
+# isort: split
+# After ingest, so that `perles --help` lists the everyday commands first.
+from aggregator.cli import (
+    backup,  # noqa: F401  (registers its command on the app)
+    board,  # noqa: F401  (registers its commands on the app)
+    curators,  # noqa: F401  (registers its commands on the app)
+)
 from aggregator.cli.root import app
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.cli.root import app, engine_for, err, errors, out, stop_on_signals, when
-from aggregator.curate import catalog, pearls
+from aggregator.curate import accounts, catalog, pearls
 from aggregator.curate.access import SYSTEM
 from aggregator.errors import AlreadyHere
 from aggregator.fetch.replay import ReplayTransport
@@ -192,6 +192,15 @@ def serve(
     if not no_worker and settings.serve_workers > 0:
         queue = _run_in_background(engine, settings, stop, checks)
     out.print(f"Perles on http://{bind_host}:{bind_port}/  (API docs at /docs)")
+    with Session(engine) as session:
+        if not accounts.any_curator(session):
+            out.print(
+                "No curator yet: create the first admin with "
+                "`perles curator add NAME --role admin`, then sign in at "
+                f"http://{bind_host}:{bind_port}/curate/"
+            )
+        else:
+            out.print(f"Curators sign in at http://{bind_host}:{bind_port}/curate/")
     try:
         # uvicorn handles SIGINT/SIGTERM, then raises the signal again for the handler it
         # found: ours, so the process is not killed before the runner finishes its jobs.

@@ -9,13 +9,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import NoReturn
 
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from aggregator.errors import PerlesError
+from aggregator.errors import AlreadyHere, PerlesError
 from aggregator.settings import Settings
 from aggregator.store import resanitize
 from aggregator.store.db import make_engine, migrate, startup_lock, storage_error
@@ -26,8 +27,10 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Lines are printed as given: never wrapped at the terminal's width, never read as rich markup
+# or emoji codes (a title or a note may hold [brackets] or :colons:).
+out = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 @contextmanager
@@ -82,3 +85,47 @@ def engine_for(settings: Settings, setup: Callable[[Engine], None] | None = None
 
 def when(moment: dt.datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def say(text: str) -> None:
+    """A line to stdout as given: never wrapped at the terminal's width, never read as rich
+    markup or emoji codes (a title or a note may hold [brackets] or :colons:)."""
+    out.print(text)
+
+
+def tell(text: str) -> None:
+    """A line to stderr, as given: what a script capturing the output does not want."""
+    err.print(text)
+
+
+def fail(text: str) -> NoReturn:
+    """One line to stderr, as given, and exit status 2."""
+    tell(text)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def curating(settings: Settings | None = None) -> Iterator[Engine]:
+    """The migrated database for one command, disposed after it. Known errors become one line
+    and exit status 2, as root.errors() does, but printed as given (never wrapped at 80
+    columns nor read as markup); AlreadyHere also says which pearl holds the article."""
+    with errors():
+        engine = engine_for(settings or Settings())
+        try:
+            yield engine
+        except AlreadyHere as here:
+            fail(f"error ({here.code}): {here.message} ({_where(here)})")
+        except PerlesError as exc:
+            fail(f"error ({exc.code}): {exc.message}")
+        finally:
+            engine.dispose()
+
+
+def _where(here: AlreadyHere) -> str:
+    if here.trash_id is not None:
+        entry = here.trash_id
+        return (
+            f"pearl {here.pearl_id}, trash entry {entry}: "
+            f"`perles trash restore {entry}` or `perles trash purge {entry}` first"
+        )
+    return f"pearl {here.pearl_id}, place {here.position + 1}"

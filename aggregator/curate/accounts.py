@@ -78,6 +78,11 @@ def check_name(name: object) -> str:
     return name
 
 
+def any_curator(session: Session) -> bool:
+    """Whether at least one curator exists (a fresh board has none until `perles curator add`)."""
+    return session.exec(select(Curator.id).limit(1)).first() is not None
+
+
 def find(session: Session, name: str) -> Curator | None:
     """The curator `name` (case-insensitive), or None."""
     if not isinstance(name, str) or len(name) > 64:

@@ -81,6 +81,14 @@ def _free_slug(session: Session, wanted: str) -> str:
     return next(f"{wanted}-{n}" for n in range(2, len(taken) + 3) if f"{wanted}-{n}" not in taken)
 
 
+def _refuse_taken(session: Session, slug: str) -> None:
+    """Conflict if a collection, live or in the trash, has the slug already."""
+    holder = session.exec(select(Collection).where(Collection.slug == slug)).first()
+    if holder is not None:
+        where = " by a collection in the trash" if holder.trash_id is not None else ""
+        raise Conflict(f"the slug {slug!r} is already taken{where}", code="slug_taken")
+
+
 def _visibility(value: str) -> str:
     try:
         return Visibility(value).value
@@ -124,8 +132,8 @@ def create(
     title = clean_title(title)
     if slug is None:
         slug = _free_slug(session, slugify(title))
-    elif session.exec(select(Collection.id).where(Collection.slug == check_slug(slug))).first():
-        raise Conflict(f"the slug {slug!r} is already taken", code="slug_taken")
+    else:
+        _refuse_taken(session, check_slug(slug))
     lock_collection(session, parent_id)
     siblings = tree.children(parent_id)
     row = Collection(
@@ -168,9 +176,7 @@ def update(
     if visibility is not None:
         row.visibility = _visibility(visibility)
     if new_slug is not None and new_slug != row.slug:
-        taken = select(Collection.id).where(Collection.slug == check_slug(new_slug))
-        if session.exec(taken).first():
-            raise Conflict(f"the slug {new_slug!r} is already taken", code="slug_taken")
+        _refuse_taken(session, check_slug(new_slug))
         row.slug = new_slug
     row.updated_at = utcnow()
     session.add(row)

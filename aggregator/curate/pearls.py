@@ -332,4 +332,5 @@ def _refuse_twin(session: Session, collection_id: int, slug: str, article_id: in
             pearl_id=twin.id or 0,
             collection=slug,
             position=twin.position,
+            trash_id=twin.trash_id,
         )

@@ -17,6 +17,7 @@ from aggregator.curate.access import Actor, curatable, editable_pearl, require_a
 from aggregator.curate.positions import live_order, renumber_collections, renumber_pearls
 from aggregator.errors import Forbidden, NotFound
 from aggregator.store import lock_collection
+from aggregator.store.curators import Curator
 from aggregator.store.models import Article, Collection, Pearl, Trash, TrashKind
 from aggregator.store.tree import Tree
 
@@ -30,7 +31,7 @@ class Entry:
     label: str
     place: str | None  # slug of the collection it was in (null: the top level)
     deleted_at: dt.datetime
-    deleted_by: int | None
+    deleted_by: str | None  # the curator's name; None: the command line, or removed since
     collections: int  # collections in the entry
     pearls: int  # pearls in the entry
 
@@ -140,11 +141,26 @@ def purge(session: Session, actor: Actor, trash_id: int) -> None:
     _check_place(tree, actor, entry.collection_id if entry.collection_id in tree.nodes else None)
     if entry.kind == TrashKind.PEARL.value:
         session.exec(delete(Pearl).where(col(Pearl.trash_id) == entry.id))
-    else:
-        ids = list(session.exec(select(Collection.id).where(Collection.trash_id == entry.id)).all())
-        session.exec(delete(Pearl).where(col(Pearl.collection_id).in_(ids)))
-        session.exec(delete(Collection).where(col(Collection.id).in_(ids)))
-    session.delete(entry)
+        session.delete(entry)
+        session.flush()
+        return
+    # The entry's collections, and everything under them deleted on its own before (a pearl
+    # or a sub-collection with its own trash entry): those entries go too, none is left that
+    # would restore nothing.
+    marked = [n.id for n in tree.nodes.values() if n.trash_id == entry.id]
+    ids = sorted({n.id for root in marked for n in tree.subtree(root)})
+    nested = set(
+        session.exec(
+            select(Pearl.trash_id).where(
+                col(Pearl.collection_id).in_(ids), col(Pearl.trash_id).is_not(None)
+            )
+        ).all()
+    )
+    nested |= {tree.nodes[i].trash_id for i in ids if tree.nodes[i].trash_id is not None}
+    session.exec(delete(Pearl).where(col(Pearl.collection_id).in_(ids)))
+    session.exec(delete(Collection).where(col(Collection.id).in_(ids)))
+    entries = {i for i in nested if i is not None} | {entry.id}
+    session.exec(delete(Trash).where(col(Trash.id).in_(list(entries))))
     session.flush()
 
 
@@ -152,6 +168,7 @@ def entries(session: Session, actor: Actor) -> list[Entry]:
     """What `actor` may restore or purge, most recent first."""
     tree = Tree.load(session)
     found = session.exec(select(Trash).order_by(col(Trash.deleted_at).desc(), col(Trash.id))).all()
+    names = dict(session.exec(select(Curator.id, Curator.name)).all())
     result = []
     for entry in found:
         if entry.id is None or not _may_see(tree, actor, entry):
@@ -177,7 +194,7 @@ def entries(session: Session, actor: Actor) -> list[Entry]:
                 label=entry.label,
                 place=place.slug if place else None,
                 deleted_at=entry.deleted_at,
-                deleted_by=entry.deleted_by,
+                deleted_by=names.get(entry.deleted_by) if entry.deleted_by else None,
                 collections=len(collection_ids),
                 pearls=pearl_count,
             )

@@ -116,6 +116,9 @@ def _pragma(conn: Connection, statement: str) -> None:
 
 
 STARTUP_LOCK = 0x5045524D  # the advisory lock key held while a process sets the database up
+# PostgreSQL advisory locks span a whole database: the second key names the schema, so that
+# boards living in different schemas of one database (the tests do so) do not wait on each other.
+ADVISORY_KEY = ":key, hashtext(current_schema())"
 
 
 @contextmanager
@@ -126,12 +129,17 @@ def startup_lock(engine: Engine) -> Iterator[None]:
     exclusive lock on a file beside the database (none for an in-memory database)."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+            # Wait as long as the first process takes (a first load replays a whole board):
+            # not the lock_timeout that bounds ordinary writes.
+            conn.execute(text("SET lock_timeout = 0"))
+            conn.execute(text(f"SELECT pg_advisory_lock({ADVISORY_KEY})"), {"key": STARTUP_LOCK})
             conn.commit()
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+                conn.execute(
+                    text(f"SELECT pg_advisory_unlock({ADVISORY_KEY})"), {"key": STARTUP_LOCK}
+                )
                 conn.commit()
         return
     database = engine.url.database

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from aggregator.errors import InvalidURL, NotFound
 from aggregator.fetch.urls import clean_image_url, dedup_key, host_of
-from aggregator.store.db import insert, is_postgres
+from aggregator.store.db import ADVISORY_KEY, insert, is_postgres
 from aggregator.store.models import (
     SANITIZER_VERSION,
     Article,
@@ -220,7 +220,9 @@ def lock_collection(session: Session, collection_id: int | None) -> None:
     if not is_postgres(session):
         return
     if collection_id is None:  # the top level has no row: an advisory lock stands for it
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TOP_LEVEL_LOCK})
+        session.execute(
+            text(f"SELECT pg_advisory_xact_lock({ADVISORY_KEY})"), {"key": TOP_LEVEL_LOCK}
+        )
         return
     session.exec(
         select(Collection.id).where(Collection.id == collection_id).with_for_update()
