@@ -1,5 +1,6 @@
 """Every row of the security checklist (../shared/SECURITY.md: U01-U43, R01-R30, H01-H30,
-A01-A20, D01-D15) is named by a test, or listed below with the reason it has none yet.
+A01-A20, D01-D18, S01-S15, F01-F11) is named by a test, or listed below with the reason it
+has none yet.
 
 A test names its rows in its name, docstring or a comment ("SECURITY U35-U38"). The list of
 rows without a test must only shrink: a row both tested and listed fails, so the list stays
@@ -11,31 +12,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROWS = {"U": 43, "R": 30, "H": 30, "A": 20, "D": 15}
+ROWS = {"U": 43, "R": 30, "H": 30, "A": 20, "D": 18, "S": 15, "F": 11}
 TESTS = Path(__file__).resolve().parent
-_MENTION = re.compile(r"\b([URHAD])(\d{2})(?:\s*(?:-|–)\s*\1?(\d{2}))?\b")
+_MENTION = re.compile(r"\b([URHADSF])(\d{2})(?:\s*(?:-|–)\s*\1?(\d{2}))?\b")
 
-_NO_WRITE_API = "the JSON API is read-only: no route takes a JSON body, a token or a next="
+_NO_IMPORT = "there is no import of files and no feed yet (issue 12 brings them)"
 NOT_YET = {
-    "A02": _NO_WRITE_API + " (nesting limits come with the first write route)",
-    "A03": _NO_WRITE_API,
-    "A04": _NO_WRITE_API,
-    "A05": _NO_WRITE_API + "; stored text already drops lone surrogates (store.clean_text)",
-    "A06": _NO_WRITE_API + "; stored text already drops NUL on both databases",
-    "A07": _NO_WRITE_API + " (tags and notes come from collections/*.toml or the CLI)",
-    "A08": _NO_WRITE_API,
-    "A09": "there is no search yet",
-    "A10": "there is no search yet (and no FTS5)",
-    "A13": _NO_WRITE_API + ": no session, token or cookie exists to protect",
-    "A14": "no route redirects to a next= or return_to= target",
+    "A09": "there is no search yet (issue 11)",
+    "A10": "there is no search yet, and no FTS5 (issue 11)",
     "A18": "slow clients are left to uvicorn's own timeouts; not measured yet",
-    "D02": "the web layer writes nothing; every write is a job (tests/test_runner.py D01)",
     "D08": "WAL growth under a long reader is not measured yet",
-    "D13": "there is no backup command yet",
     "U32": "a U+202E in a URL path is stored as given and escaped, not isolated on the page;"
     " percent-encoding non-ASCII paths would change the dedup key of stored rows",
-    "U43": "by construction: the key is the submitted, normalised URL; nothing reads"
-    " canonical or og:url to pick or overwrite a row (pipeline.fetch_into writes job.article_id)",
+    **{f"F{n:02d}": _NO_IMPORT for n in range(1, 12)},
 }
 
 

@@ -27,11 +27,12 @@ from aggregator.store.curators import (
     CuratorSession,
     Role,
 )
+from aggregator.store.db import is_postgres
 from aggregator.store.models import Collection, utcnow
 from aggregator.store.tree import Tree
 
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
-NAME = re.compile(r"^[\w.@-]{1,64}$")
+NAME = re.compile(r"^[\w.@-]{1,64}$", re.ASCII)  # no look-alike letters from other scripts
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def check_password(password: object) -> str:
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidInput(
-            "a curator's name is 1 to 64 letters, digits, dots, dashes, @ or underscores",
+            "a curator's name is 1 to 64 ASCII letters, digits, dots, dashes, @ or underscores",
             code="invalid_name",
         )
     return name
@@ -127,9 +128,12 @@ def _role(role: str) -> str:
 
 
 def _admins(session: Session) -> int:
-    return session.exec(
-        select(func.count()).select_from(Curator).where(Curator.role == Role.ADMIN.value)
-    ).one()
+    """How many admins there are, their rows locked for this transaction (PostgreSQL), so
+    that two admins removing or demoting each other at once cannot leave none (S13)."""
+    stmt = select(Curator.id).where(Curator.role == Role.ADMIN.value)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    return len(session.exec(stmt).all())
 
 
 def remove(session: Session, actor: Actor, name: str) -> None:

@@ -16,12 +16,13 @@ from sqlmodel import Session, col, select
 
 from aggregator import notes
 from aggregator.curate.access import Actor, curatable, require_admin
+from aggregator.curate.locks import locked_tree
 from aggregator.curate.positions import renumber_collections
 from aggregator.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from aggregator.store import boards, clean_line, clean_text, lock_collection
+from aggregator.store import boards, clean_line, clean_text
 from aggregator.store.models import Collection, Visibility, utcnow
 from aggregator.store.read_models import etag
-from aggregator.store.tree import Tree
+from aggregator.store.tree import MAX_DEPTH, Tree
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
 MAX_TITLE = 300
@@ -37,7 +38,8 @@ UNSET = Unset()
 
 def clean_title(title: str) -> str:
     """A title on one line, 1 to MAX_TITLE characters; InvalidInput otherwise."""
-    cleaned = clean_line(title)
+    refuse_surrogates(title, "title")
+    cleaned = clean_line(_UNSEEN.sub("", title))
     if not cleaned:
         raise InvalidInput("the title is empty", code="invalid_title")
     if len(cleaned) > MAX_TITLE:
@@ -46,13 +48,30 @@ def clean_title(title: str) -> str:
 
 
 def clean_markdown(text: str, what: str = "text") -> str:
-    """Markdown as stored: NUL and lone surrogates gone, at most notes.MAX_MARKDOWN."""
-    cleaned = clean_text(text).strip()
+    """Markdown as stored: NUL, other control characters (but tabs and line breaks) and
+    bidi overrides gone, blank lines around it too (not the indentation of its first line,
+    which may open a code block), at most notes.MAX_MARKDOWN; a lone surrogate is refused
+    (InvalidInput, SECURITY A05)."""
+    refuse_surrogates(text, what)
+    cleaned = _UNSEEN.sub("", clean_text(text)).rstrip().lstrip("\r\n")
     if len(cleaned) > notes.MAX_MARKDOWN:
         raise InvalidInput(
             f"the {what} is longer than {notes.MAX_MARKDOWN} characters", code="too_long"
         )
     return cleaned
+
+
+# C0 and C1 controls but tab, line feed and carriage return; bidi embeddings, overrides and
+# isolates (they reorder what follows: SECURITY H25, A07).
+_UNSEEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def refuse_surrogates(text: str, what: str = "text") -> None:
+    """InvalidInput if `text` holds a lone surrogate (no database stores one as sent)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"the {what} holds a lone surrogate", code="invalid_text") from None
 
 
 def check_slug(slug: str) -> str:
@@ -65,9 +84,14 @@ def check_slug(slug: str) -> str:
     return slug
 
 
+# Letters NFKD does not take apart, spelled out the French (and German) way.
+_SPELLED = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o"})
+
+
 def slugify(title: str) -> str:
-    """ "Le métier de CM !" -> "le-metier-de-cm"; "collection" when nothing is left."""
-    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    """ "Le cœur du métier !" -> "le-coeur-du-metier"; "collection" when nothing is left."""
+    spelled = unicodedata.normalize("NFKD", title.translate(_SPELLED))
+    ascii_text = spelled.encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:100].strip("-")
     return slug or "collection"
 
@@ -79,6 +103,13 @@ def _free_slug(session: Session, wanted: str) -> str:
     if wanted not in taken:
         return wanted
     return next(f"{wanted}-{n}" for n in range(2, len(taken) + 3) if f"{wanted}-{n}" not in taken)
+
+
+def _refuse_too_deep(tree: Tree, parent_id: int, height: int) -> None:
+    """Conflict when a collection `height` levels deep would go past MAX_DEPTH under
+    `parent_id` (deeper chains are treated as cut, and fail closed)."""
+    if tree.depth(parent_id) + 1 + height >= MAX_DEPTH:
+        raise Conflict(f"collections nest at most {MAX_DEPTH} levels deep", code="too_deep")
 
 
 def _refuse_taken(session: Session, slug: str) -> None:
@@ -104,8 +135,13 @@ def version(session: Session, actor: Actor, slug: str) -> str:
 
 
 def check_version(session: Session, actor: Actor, slug: str, expected: str | None) -> None:
-    """PreconditionFailed when `expected` (If-Match) is given and is not the current tag."""
-    if expected is not None and expected != version(session, actor, slug):
+    """PreconditionFailed when `expected` (If-Match) is given and is not the current tag,
+    read afresh under the tree's lock, which the change that follows holds too."""
+    if expected is None:
+        return
+    locked_tree(session)
+    session.expire_all()  # nothing is pending yet: read what is committed now
+    if expected != version(session, actor, slug):
         raise PreconditionFailed(
             f"the collection {slug!r} changed since it was read; read it again"
         )
@@ -123,10 +159,11 @@ def create(
 ) -> Collection:
     """A new collection, last among its siblings. At the top level only an admin may create
     one; an editor creates inside the collections they curate."""
-    tree = Tree.load(session)
+    tree = locked_tree(session)
     parent_id = None
     if parent is not None:
         parent_id = curatable(tree, actor, parent).id
+        _refuse_too_deep(tree, parent_id, 0)
     else:
         require_admin(actor)
     title = clean_title(title)
@@ -134,7 +171,6 @@ def create(
         slug = _free_slug(session, slugify(title))
     else:
         _refuse_taken(session, check_slug(slug))
-    lock_collection(session, parent_id)
     siblings = tree.children(parent_id)
     row = Collection(
         slug=slug,
@@ -163,9 +199,8 @@ def update(
 ) -> Collection:
     """Rename, describe, set the visibility of, or change the slug of a collection the actor
     curates; `expected` is the If-Match of the request, checked in this transaction."""
-    tree = Tree.load(session)
+    tree = locked_tree(session)
     node = curatable(tree, actor, slug)
-    lock_collection(session, node.id)
     check_version(session, actor, slug, expected)
     row = session.get(Collection, node.id)
     assert row is not None
@@ -196,7 +231,7 @@ def move(
     """Move a collection under another `parent` (None: the top level, admins only) and/or to
     `position` among its new siblings (last by default when the parent changes). Moving it
     under itself or one of its descendants is refused (Conflict)."""
-    tree = Tree.load(session)
+    tree = locked_tree(session)
     node = curatable(tree, actor, slug)
     check_version(session, actor, slug, expected)
     old_parent = node.parent_id if node.parent_id in tree.nodes else None
@@ -218,10 +253,8 @@ def move(
                     f"{slug!r} cannot move under itself or one of its sub-collections",
                     code="cycle",
                 )
+            _refuse_too_deep(tree, target.id, tree.height(node.id))
             new_parent = target.id
-    for parent_id in sorted({old_parent, new_parent}, key=lambda i: -1 if i is None else i):
-        lock_collection(session, parent_id)
-    tree = Tree.load(session)  # read again under the locks: siblings may have moved
     siblings = [n.id for n in tree.children(new_parent) if n.id != node.id]
     if position is None:
         position = len(siblings) if new_parent != old_parent else node.position
@@ -242,14 +275,12 @@ def reorder(session: Session, actor: Actor, parent: str | None, order: list[str]
     """Put the live sub-collections of `parent` (None: the top level) in the order of the
     slugs in `order`, which must name each of them once (Conflict otherwise: the list was
     read before another change)."""
-    tree = Tree.load(session)
+    tree = locked_tree(session)
     if parent is None:
         require_admin(actor)
         parent_id = None
     else:
         parent_id = curatable(tree, actor, parent).id
-    lock_collection(session, parent_id)
-    tree = Tree.load(session)  # read again under the lock
     current = {n.slug: n.id for n in tree.children(parent_id)}
     if sorted(order) != sorted(current):
         raise Conflict(

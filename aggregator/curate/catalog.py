@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from aggregator import store
 from aggregator.errors import CatalogError, InvalidURL, NotFound
 from aggregator.fetch.captures import Capture, read_captures
-from aggregator.fetch.urls import normalize
+from aggregator.fetch.urls import dedup_key, normalize
 from aggregator.store.db import session_scope
 from aggregator.store.models import FetchStatus
 
@@ -64,9 +64,10 @@ def load_file(path: Path) -> CollectionFile:
             url = normalize(_field(item, "url", str, path))
         except InvalidURL as exc:
             raise CatalogError(f"{path}: pearl {i}: {exc.message}") from None
-        if url in seen:
+        key = dedup_key(url)
+        if key in seen:
             raise CatalogError(f"{path}: pearl {i}: {url} is listed twice")
-        seen.add(url)
+        seen.add(key)
         note = _field(item, "note", str, path, default="").strip()
         if len(note) > MAX_NOTE:
             raise CatalogError(f"{path}: pearl {i}: note longer than {MAX_NOTE} characters")
@@ -148,7 +149,10 @@ def sync(engine: Engine, files: list[CollectionFile]) -> list[tuple[int, str]]:
                     session, f.slug, f.title, f.description, f.parent, f.position
                 )
             for pearl in f.pearls:
-                article = store.get_or_create_article(session, pearl.url)
+                # The article the URL stands for, found by its duplicate keys too (U42).
+                article = store.find_article(session, pearl.url) or store.get_or_create_article(
+                    session, pearl.url
+                )
                 placed, _ = store.place_pearl(session, collection, article, pearl.note)
                 live = placed.trash_id is None
                 if live and article.fetch_status != FetchStatus.OK.value and article.id:

@@ -21,6 +21,7 @@ from aggregator.curate import tags as tagging
 from aggregator.curate import trash
 from aggregator.curate.access import Actor, curatable, editable_pearl
 from aggregator.curate.boards import clean_markdown
+from aggregator.curate.locks import locked_pearl
 from aggregator.curate.positions import live_order, renumber_pearls
 from aggregator.errors import AlreadyHere, Conflict, NotFound, PreconditionFailed, StorageError
 from aggregator.fetch.urls import normalize
@@ -201,6 +202,7 @@ def status(session: Session, reader: Reader, pearl_id: int) -> PearlStatus:
     job = jobs.latest(session, pearl.article_id, JobKind.FETCH)
     return PearlStatus(
         pearl_id=pearl_id,
+        article_id=pearl.article_id,
         fetch_status=article.fetch_status,
         job_state=job.state if job else None,
         attempts=job.attempts if job else 0,
@@ -211,8 +213,13 @@ def status(session: Session, reader: Reader, pearl_id: int) -> PearlStatus:
 
 
 def check_version(session: Session, actor: Actor, pearl_id: int, expected: str | None) -> None:
-    """PreconditionFailed when `expected` (If-Match) is given and is not the current tag."""
-    if expected is not None and expected != etag(view(session, actor, pearl_id)):
+    """PreconditionFailed when `expected` (If-Match) is given and is not the current tag,
+    read under the pearl's collection lock, which the change that follows holds too (two
+    curators saving one note at once: the second gets 412, SECURITY S09)."""
+    if expected is None:
+        return
+    locked_pearl(session, actor, pearl_id)
+    if expected != etag(view(session, actor, pearl_id)):
         raise PreconditionFailed(f"pearl {pearl_id} changed since it was read; read it again")
 
 
@@ -226,9 +233,8 @@ def update(
     expected: str | None = None,
 ) -> Pearl:
     """Edit the note (Markdown) and/or the tags; `expected` is checked in this transaction."""
-    pearl, _ = editable_pearl(session, actor, pearl_id)
-    lock_collection(session, pearl.collection_id)
     check_version(session, actor, pearl_id, expected)
+    pearl, _ = locked_pearl(session, actor, pearl_id)
     if note is not None:
         pearl.note = clean_markdown(note, "note")
     if tags is not None:
@@ -243,9 +249,8 @@ def set_position(
     session: Session, actor: Actor, pearl_id: int, position: int, expected: str | None = None
 ) -> Pearl:
     """Move the pearl to `position` (from 0; past the end is the end) in its collection."""
-    pearl, _ = editable_pearl(session, actor, pearl_id)
-    lock_collection(session, pearl.collection_id)
     check_version(session, actor, pearl_id, expected)
+    pearl, _ = locked_pearl(session, actor, pearl_id)
     order = [i for i in live_order(session, pearl.collection_id) if i != pearl_id]
     order.insert(max(0, min(position, len(order))), pearl_id)
     renumber_pearls(session, order)
@@ -281,9 +286,14 @@ def move(
     AlreadyHere if `to` already holds its article."""
     pearl, tree = editable_pearl(session, actor, pearl_id)
     target = curatable(tree, actor, to)
-    source_id = pearl.collection_id
-    for collection_id in sorted({source_id, target.id}):
-        lock_collection(session, collection_id)
+    while True:  # both collections locked in one order (no deadlock), then read again
+        source_id = pearl.collection_id
+        for collection_id in sorted({source_id, target.id}):
+            lock_collection(session, collection_id)
+        session.expire_all()
+        pearl, tree = editable_pearl(session, actor, pearl_id)
+        if pearl.collection_id == source_id:
+            break
     check_version(session, actor, pearl_id, expected)
     if target.id == source_id:
         return set_position(

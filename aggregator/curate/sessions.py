@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, SQLModel, col, delete, select, update
 
 from aggregator.curate import accounts, throttle
 from aggregator.errors import NotSignedIn
@@ -108,10 +108,19 @@ def lookup(session: Session, token: str | None, settings: Settings) -> SignedIn 
     ):
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-        session.add(row)
-        session.commit()
+        touch(session, CuratorSession, row.id, {"last_seen_at": now})
     return SignedIn(curator, row.id or 0, row.csrf_token, row.last_collection_id)
+
+
+def touch(
+    session: Session, table: type[SQLModel], row_id: int | None, values: dict[str, object]
+) -> None:
+    """Record a use in a transaction of its own: the caller's session (a request's reads)
+    commits nothing it did not mean to."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with session_scope(engine) as own:
+        own.exec(update(table).where(table.id == row_id).values(**values))  # type: ignore[attr-defined]
 
 
 def check_csrf(signed_in: SignedIn, sent: str | None) -> bool:

@@ -8,19 +8,24 @@ which keeps the spelling it was first given.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from sqlmodel import Session, col, delete, select
 
+from aggregator.curate.boards import refuse_surrogates
 from aggregator.errors import InvalidInput
-from aggregator.store import clean_line, clean_text
+from aggregator.store import clean_line
 from aggregator.store.db import insert
 from aggregator.store.models import PearlTag, Tag
 
 MAX_TAG = 64
 MAX_TAGS = 20
 # Invisible or reordering characters: zero-width, bidi embeddings, overrides and isolates, BOM.
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(
+    r"[\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0]"
+)
 
 
 def clean(names: Iterable[str]) -> list[str]:
@@ -29,7 +34,10 @@ def clean(names: Iterable[str]) -> list[str]:
     for raw in names:
         if not isinstance(raw, str):
             raise InvalidInput("a tag is a string", code="invalid_tag")
-        name = clean_line(_INVISIBLE.sub("", clean_text(raw))).strip(" ,#")
+        refuse_surrogates(raw, "tag")
+        # One spelling of each letter (NFC: a composed "é" and an "e" with its accent are one
+        # tag), nothing invisible, on one line.
+        name = clean_line(_INVISIBLE.sub("", unicodedata.normalize("NFC", raw))).strip(" ,#")
         if not name:
             continue
         if len(name) > MAX_TAG:
@@ -57,7 +65,7 @@ def _tag_ids(session: Session, names: list[str]) -> list[int]:
     """The ids of these tags, created if new (safe when two curators create one at once)."""
     ids = []
     for name in names:
-        key = name.casefold()[:MAX_TAG]
+        key = name.casefold()  # at most 3 x MAX_TAG characters: the column holds them
         stmt = insert(session)(Tag).values(name=name, key=key)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
         ids.append(session.exec(select(Tag.id).where(Tag.key == key)).one())

@@ -52,6 +52,10 @@ def failed(
     """Count one failed sign-in on the account and the address (a new window if the last one
     has ended). One upsert per counter: safe when several processes count at once."""
     window_start_before = now - dt.timedelta(seconds=settings.signin_window)
+    # Counters whose window has ended count nothing: they go (unknown names leave none).
+    session.exec(
+        delete(SigninThrottle).where(col(SigninThrottle.window_start) <= window_start_before)
+    )
     for key in keys(name, address).values():
         stmt = insert(session)(SigninThrottle).values(key=key, failures=1, window_start=now)
         expired = col(SigninThrottle.window_start) <= window_start_before

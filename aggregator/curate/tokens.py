@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from aggregator.curate.access import Actor
+from aggregator.curate.sessions import touch
 from aggregator.errors import Forbidden, InvalidInput, NotFound
 from aggregator.store import clean_line
 from aggregator.store.curators import ApiToken, Curator
@@ -69,9 +70,7 @@ def curator_for(session: Session, token: str) -> Curator | None:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        row.last_used_at = now
-        session.add(row)
-        session.commit()
+        touch(session, ApiToken, row.id, {"last_used_at": now})
     return session.get(Curator, row.curator_id)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, delete, select, update
 
-from aggregator.curate.access import Actor, curatable, editable_pearl, require_admin
+from aggregator.curate.access import Actor, curatable, require_admin
+from aggregator.curate.locks import locked_pearl, locked_tree
 from aggregator.curate.positions import live_order, renumber_collections, renumber_pearls
 from aggregator.errors import Forbidden, NotFound
 from aggregator.store import lock_collection
@@ -46,11 +47,10 @@ def _check_place(tree: Tree, actor: Actor, place_id: int | None) -> None:
 
 def delete_collection(session: Session, actor: Actor, slug: str) -> Trash:
     """Put the collection and its subtree in the trash; its siblings close the gap."""
-    tree = Tree.load(session)
+    tree = locked_tree(session)
     node = curatable(tree, actor, slug)
     parent = node.parent_id if node.parent_id in tree.nodes else None
     _check_place(tree, actor, parent)
-    lock_collection(session, parent)
     entry = Trash(
         kind=TrashKind.COLLECTION.value,
         label=node.title,
@@ -68,8 +68,7 @@ def delete_collection(session: Session, actor: Actor, slug: str) -> Trash:
 
 def delete_pearl(session: Session, actor: Actor, pearl_id: int) -> Trash:
     """Put the pearl in the trash; the pearls after it close the gap."""
-    pearl, _ = editable_pearl(session, actor, pearl_id)
-    lock_collection(session, pearl.collection_id)
+    pearl, _ = locked_pearl(session, actor, pearl_id)
     article = session.get(Article, pearl.article_id)
     entry = Trash(
         kind=TrashKind.PEARL.value,
@@ -104,6 +103,7 @@ def _may_see(tree: Tree, actor: Actor, entry: Trash) -> bool:
 
 def restore(session: Session, actor: Actor, trash_id: int) -> Trash:
     """Bring every row of the entry back, in its old place when that is still free."""
+    locked_tree(session)  # what comes back may change the tree's shape
     entry, tree = _entry(session, actor, trash_id)
     place = entry.collection_id if entry.collection_id in tree.nodes else None
     _check_place(tree, actor, place)
@@ -137,6 +137,7 @@ def restore(session: Session, actor: Actor, trash_id: int) -> Trash:
 
 def purge(session: Session, actor: Actor, trash_id: int) -> None:
     """Delete the entry's rows for good (a collection's pearls and sub-collections with it)."""
+    locked_tree(session)
     entry, tree = _entry(session, actor, trash_id)
     _check_place(tree, actor, entry.collection_id if entry.collection_id in tree.nodes else None)
     if entry.kind == TrashKind.PEARL.value:

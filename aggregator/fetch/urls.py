@@ -75,25 +75,28 @@ def normalize(raw: str) -> str:
 
 
 def remove_dot_segments(path: str) -> str:
-    """`path` with its "." and ".." segments resolved (RFC 3986, 5.2.4): "/a/./b/../c" is
-    "/a/c"; a ".." never climbs above the root."""
+    """`path` with its "." and ".." segments resolved, as RFC 3986 section 5.2.4 does it:
+    "/a/./b/../c" is "/a/c"; a ".." never climbs above the root."""
     if "." not in path:
         return path
-    output: list[str] = []
-    segments = path.split("/")
-    for i, segment in enumerate(segments):
-        last = i == len(segments) - 1
-        if segment == ".":
-            if last:
-                output.append("")
-        elif segment == "..":
-            if len(output) > 1:
-                output.pop()
-            if last:
-                output.append("")
+    rest, output = path, ""
+    while rest:
+        if rest.startswith("../"):
+            rest = rest[3:]
+        elif rest.startswith("./"):
+            rest = rest[2:]
+        elif rest.startswith("/./") or rest == "/.":
+            rest = "/" + rest[3:]
+        elif rest.startswith("/../") or rest == "/..":
+            rest = "/" + rest[4:]
+            output = output[: max(output.rfind("/"), 0)]
+        elif rest in (".", ".."):
+            rest = ""
         else:
-            output.append(segment)
-    return "/".join(output)
+            cut = rest.find("/", 1)
+            cut = len(rest) if cut == -1 else cut
+            output, rest = output + rest[:cut], rest[cut:]
+    return output
 
 
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")

@@ -20,6 +20,7 @@ from aggregator.store.read_models import ArticleView, Board, Card, CollectionSum
 from aggregator.store.tree import VISITOR, Node, Reader, Tree
 
 MAX_PAGE = 200  # cards per page of a board, at most
+MAX_CURSOR = 64  # characters: the cursors this module writes are far shorter
 
 
 def _counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
@@ -109,7 +110,9 @@ def board(
         rows = rows[:-1]
         last = rows[-1][0]
         next_cursor = encode_cursor(last.position, last.id or 0)
-    ancestors = tree.ancestors(node.id)
+    # Only the ancestors the reader finds listed: an editor given a collection inside a
+    # private one, or a visitor on an unlisted board, learns nothing of what is above.
+    ancestors = [a for a in tree.ancestors(node.id) if tree.is_listed(reader, a.id)]
     children = [c for c in tree.children(node.id) if tree.is_listed(reader, c.id)]
     own, *rest = summaries(session, tree, [node, *ancestors, *children])
     return Board(
@@ -177,10 +180,12 @@ def encode_cursor(position: int, pearl_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """(position, pearl id) of the last card of the previous page; InvalidInput if `cursor`
     is not one this API gave."""
+    if len(cursor) > MAX_CURSOR:
+        raise InvalidInput("cursor is not valid", code="invalid_cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value: Any = json.loads(raw)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         raise InvalidInput("cursor is not valid", code="invalid_cursor") from None
     ok = isinstance(value, list) and len(value) == 2
     if not ok or not all(type(v) is int and 0 <= v < 2**31 for v in value):

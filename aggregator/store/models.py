@@ -203,7 +203,8 @@ class Tag(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(64), nullable=False))
-    key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    # Case-folded: up to three times as long as the name ("ß" folds to "ss").
+    key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
 
 
 class PearlTag(SQLModel, table=True):

@@ -161,6 +161,7 @@ class PearlStatus(_ReadModel):
     """Where the fetch of a pearl's article stands, to watch it after an add."""
 
     pearl_id: int = Field(description="Identifier of the pearl.")
+    article_id: int = Field(description="Identifier of its article (the reader page /a/{id}).")
     fetch_status: str = Field(description="`pending`, `ok`, `failed` or `not_article`.")
     job_state: str | None = Field(
         description="The latest fetch job: `queued`, `running`, `done`, `failed`, or null."

@@ -84,16 +84,31 @@ class Tree:
 
     def ancestors(self, node_id: int) -> list[Node]:
         """The ancestors of `node_id`, root first (a cycle or a chain past MAX_DEPTH stops)."""
+        return self._chain(node_id)[0]
+
+    def _chain(self, node_id: int) -> tuple[list[Node], bool]:
+        """The ancestors, root first, and whether the walk reached the top: False when a
+        parent cycle or a chain deeper than MAX_DEPTH cut it (such a collection fails
+        closed: not live, private)."""
         chain: list[Node] = []
         seen = {node_id}
         parent = self.nodes[node_id].parent_id if node_id in self.nodes else None
-        while parent is not None and parent in self.nodes and parent not in seen:
-            if len(chain) >= MAX_DEPTH:
-                break
+        while parent is not None and parent in self.nodes:
+            if parent in seen or len(chain) >= MAX_DEPTH:
+                return chain[::-1], False
             seen.add(parent)
             chain.append(self.nodes[parent])
             parent = self.nodes[parent].parent_id
-        return chain[::-1]
+        return chain[::-1], True
+
+    def depth(self, node_id: int) -> int:
+        """Ancestors above `node_id` (0 at the top level)."""
+        return len(self.ancestors(node_id))
+
+    def height(self, node_id: int) -> int:
+        """Levels below `node_id` (0 without sub-collections)."""
+        depth = self.depth(node_id)
+        return max((self.depth(n.id) - depth for n in self.subtree(node_id)), default=0)
 
     def children(self, node_id: int | None, *, live: bool = True) -> list[Node]:
         """The collections directly under `node_id` (None: the top level), in curated order."""
@@ -117,16 +132,23 @@ class Tree:
         return node_id == ancestor_id or any(a.id == ancestor_id for a in self.ancestors(node_id))
 
     def is_live(self, node_id: int) -> bool:
-        """In the tree and neither it nor any ancestor in the trash."""
+        """In the tree, neither it nor any ancestor in the trash, and its chain of parents
+        whole (not cut by a cycle or a depth past MAX_DEPTH)."""
         node = self.nodes.get(node_id)
         if node is None or node.trash_id is not None:
             return False
-        return all(a.trash_id is None for a in self.ancestors(node_id))
+        chain, whole = self._chain(node_id)
+        return whole and all(a.trash_id is None for a in chain)
 
     def effective_visibility(self, node_id: int) -> str:
-        """The strictest visibility of the collection and its ancestors."""
-        chain = [*self.ancestors(node_id), self.nodes[node_id]]
-        return max((n.visibility for n in chain), key=lambda v: _RANK.get(v, 2))
+        """The strictest visibility of the collection and its ancestors (private when the
+        chain of parents is cut)."""
+        chain, whole = self._chain(node_id)
+        if not whole:
+            return Visibility.PRIVATE.value
+        return max(
+            (n.visibility for n in [*chain, self.nodes[node_id]]), key=lambda v: _RANK.get(v, 2)
+        )
 
     def may_curate(self, reader: Reader, node_id: int) -> bool:
         """True when `reader` is an admin, or an editor given this collection or an ancestor."""
@@ -134,8 +156,17 @@ class Tree:
             return True
         return any(self.is_under(node_id, root) for root in reader.roots)
 
+    def _untrashed(self, node_id: int) -> bool:
+        """Neither it nor an ancestor on its (possibly cut) chain is in the trash."""
+        node = self.nodes.get(node_id)
+        chain = self.ancestors(node_id)
+        return node is not None and all(n.trash_id is None for n in [*chain, node])
+
     def can_see(self, reader: Reader, node_id: int) -> bool:
-        """Whether `reader` may open the collection (a private one answers 404 otherwise)."""
+        """Whether `reader` may open the collection (a private one answers 404 otherwise). An
+        admin also opens a collection whose chain of parents is cut, to repair it."""
+        if reader.everything:
+            return self._untrashed(node_id)
         if not self.is_live(node_id):
             return False
         if self.effective_visibility(node_id) != Visibility.PRIVATE.value:
@@ -145,6 +176,8 @@ class Tree:
     def is_listed(self, reader: Reader, node_id: int) -> bool:
         """Whether the collection shows in lists: public ones for everyone, and for a curator
         also the unlisted and private ones they curate."""
+        if reader.everything:
+            return self._untrashed(node_id)
         if not self.is_live(node_id):
             return False
         if self.effective_visibility(node_id) == Visibility.PUBLIC.value:

@@ -16,7 +16,7 @@ from aggregator.store.db import session_scope
 from aggregator.store.read_models import etag
 from web.api.schemas import Order
 from web.auth import CuratorDep, SignedInDep
-from web.curate.forms import PostedDep, back, render
+from web.curate.forms import PostedDep, PostedJsonDep, back, render
 from web.deps import EngineDep, SessionDep, Slug
 
 router = APIRouter()
@@ -161,7 +161,11 @@ def move_collection(
 
 @router.post("/c/{slug}/order")
 def order_collection(
-    slug: Slug, body: Annotated[Order, Body()], who: PostedDep, actor: CuratorDep, engine: EngineDep
+    slug: Slug,
+    body: Annotated[Order, Body()],
+    who: PostedJsonDep,
+    actor: CuratorDep,
+    engine: EngineDep,
 ) -> Response:
     """The new order from our drag-and-drop script (JSON, CSRF token in X-CSRF-Token)."""
     with session_scope(engine) as session:

@@ -62,6 +62,16 @@ def posted(
 PostedDep = Annotated[sessions.SignedIn, Depends(posted)]
 
 
+def posted_json(request: Request, who: SignedInDep) -> sessions.SignedIn:
+    """The same check for our script's JSON posts: the token comes in X-CSRF-Token (a form
+    field would make the framework read the JSON body as a form)."""
+    check_csrf(request, who, None)
+    return who
+
+
+PostedJsonDep = Annotated[sessions.SignedIn, Depends(posted_json)]
+
+
 def render(
     request: Request,
     template: str,

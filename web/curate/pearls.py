@@ -64,7 +64,8 @@ def _add(
         return back(pearl_path(here.pearl_id), done="already_here")
     except PAGE_ERRORS as exc:
         return back(fail_to, error=exc.code)
-    return back(pearl_path(added.pearl_id), done="restored" if added.restored else "added")
+    done = "restored" if added.restored else "added"
+    return back(pearl_path(added.pearl_id) + "/watch", done=done)
 
 
 @router.post("/c/{slug}/pearls")
@@ -157,6 +158,18 @@ def pearl_editor(
     pearl_id: PearlId, request: Request, session: SessionDep, who: SignedInDep, actor: CuratorDep
 ) -> Response:
     return _pearl_page(request, session, who, actor, pearl_id)
+
+
+@router.get("/p/{pearl_id}/watch", name="pearl_watch")
+def pearl_watch(
+    pearl_id: PearlId, request: Request, session: SessionDep, who: SignedInDep, actor: CuratorDep
+) -> Response:
+    """The fetch of a new pearl, followed until its card is read or the reason it failed:
+    our script updates it in place; without script the page refreshes itself, and holds no
+    form whose typing a refresh would lose."""
+    view = pearls.view(session, actor, pearl_id)
+    status = pearls.status(session, actor.reader, pearl_id)
+    return render(request, "curate/watch.html", who, {"pearl": view, "status": status})
 
 
 @router.get("/p/{pearl_id}/status")

@@ -84,27 +84,43 @@
 
   const LABELS = { ok: "lue", pending: "en lecture", failed: "page indisponible", not_article: "pas un article" };
 
+  function show(panel, status) {
+    const badge = panel.querySelector('[data-field="fetch_status"]');
+    const detail = panel.querySelector('[data-field="detail"]');
+    badge.textContent = LABELS[status.fetch_status] || status.fetch_status;
+    badge.className = "badge badge--status-" + status.fetch_status;
+    detail.textContent = "";
+    if (status.fetch_status === "pending" && status.job_state !== "failed") {
+      detail.textContent = "La page est en cours de lecture" + (status.attempts ? " (essai " + status.attempts + ")" : "") + "…";
+      return false;
+    }
+    if (status.fetch_status === "ok") {
+      const link = document.createElement("a");
+      link.href = panel.dataset.reader;
+      link.textContent = "voir la copie propre";
+      detail.append("La page a été lue : ", link, ".");
+      const title = document.querySelector('[data-field="title"]');
+      if (title && status.title) title.textContent = status.title;
+    } else if (status.last_error) {
+      detail.textContent = "Échec : " + status.last_error;
+    }
+    return true;
+  }
+
+  // Updated in place, never by reloading: the page may hold a note being typed.
   function watch(panel) {
     if (panel.dataset.waiting !== "yes") return;
     const url = panel.dataset.statusUrl;
-    const badge = panel.querySelector('[data-field="fetch_status"]');
-    const detail = panel.querySelector('[data-field="detail"]');
-    let delay = 1000;
+    let delay = 500;
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (status) {
-          if (!status) return;
-          badge.textContent = LABELS[status.fetch_status] || status.fetch_status;
-          badge.className = "badge badge--status-" + status.fetch_status;
-          const finished = status.fetch_status !== "pending" || status.job_state === "done" || status.job_state === "failed";
-          if (finished) {
-            // The page knows how to show the result (a link to the copy, or the reason).
-            window.location.replace(window.location.pathname);
-            return;
-          }
-          detail.textContent = "La page est en cours de lecture" + (status.attempts ? " (essai " + status.attempts + ")" : "") + "…";
+          if (status && show(panel, status)) return;
           delay = Math.min(delay * 1.5, 5000);
+          window.setTimeout(poll, delay);
+        }, function () {
+          delay = Math.min(delay * 2, 10000);
           window.setTimeout(poll, delay);
         });
     }

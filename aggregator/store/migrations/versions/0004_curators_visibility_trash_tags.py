@@ -104,7 +104,7 @@ def upgrade() -> None:
     op.create_table('tag',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
