@@ -472,6 +472,8 @@ def test_add_pearls_and_reorder(browser: Browser, served: Served, js: bool) -> N
 
 
 DRAFT = "Mon avis, en cours d'écriture."
+
+
 @pytest.mark.parametrize("js", [WITH_JS, WITHOUT_JS])
 def test_a_note_typed_while_the_page_is_read_is_kept(
     browser: Browser, served: Served, js: bool
