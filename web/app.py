@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine
-from web import api, curate, errors, pages
+from web import api, curate, errors, openapi, pages
 from web.cors import ApiReadCors
 from web.head import HeadAsGetMiddleware
 from web.limits import BodyLimitMiddleware
@@ -35,7 +35,8 @@ CORS. Every read answers with an `ETag`, and `304 Not Modified` to a matching
 with `perles token create --curator NAME --name LABEL`, or on the curator's Tokens page). An
 admin may do everything; an editor curates the collections an admin gave them. Updates
 (`PATCH`) must send `If-Match` with the `ETag` of the resource as read: a stale one gets 412,
-a missing one 428. Request bodies may hold only the fields listed.
+a missing one 428. Request bodies may hold only the fields listed; a key given twice
+in one body takes its last value.
 
 Errors are always `{"error": {"code": "...", "message": "..."}}` with a stable `code`.
 """
@@ -78,5 +79,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(curate.router)
+    openapi.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

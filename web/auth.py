@@ -131,10 +131,20 @@ def check_csrf(request: Request, who: sessions.SignedIn, sent: str | None) -> No
 
 
 def safe_next(target: str | None, default: str = "/curate/") -> str:
-    """Where to go after signing in: only a path of this site under /curate (SECURITY A14)."""
-    if not target or not target.startswith("/curate") or "\\" in target:
+    """Where to go after signing in: only a path of this site under /curate, written plainly
+    (no dot segment, no escape, no backslash, no user part: SECURITY A14)."""
+    if not target or len(target) > 500:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or any(ord(c) < 33 or ord(c) == 127 for c in target):
-        return default
-    return target
+    path = parts.path
+    plain = not (
+        parts.scheme
+        or parts.netloc
+        or parts.fragment
+        or any(c in target for c in "\\%@")
+        or any(ord(c) < 33 or ord(c) == 127 for c in target)
+        or any(segment in (".", "..") for segment in path.split("/"))
+    )
+    if plain and (path == "/curate" or path.startswith("/curate/")):
+        return target
+    return default

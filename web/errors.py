@@ -7,6 +7,7 @@ errors keep their own stable `code`; HTTP and validation errors get one from the
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from urllib.parse import quote
 
@@ -56,6 +57,7 @@ STATUS_OF: dict[type[PerlesError], int] = {
     Throttled: 429,  # with Retry-After
 }
 RETRY_AFTER = "5"  # seconds, on a 503
+MAX_PROBLEMS = 10  # validation problems named in one 422
 
 TITLES = {
     400: "Requête incorrecte",
@@ -175,22 +177,44 @@ def database_error(request: Request, exc: Exception) -> Response:
 
 def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405 and (methods := allowed_methods(request)):
+        # Starlette names the methods of the first route matching the path; a path of the
+        # API served by several routes (a read and its writes) answers them all.
+        headers["Allow"] = ", ".join(methods)
     return error_response(
         request,
         exc.status_code,
         code_for_status(exc.status_code),
         str(exc.detail),
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API document gives the request's path (HEAD with GET); the pages
+    keep Starlette's own answer (each of their paths is one route)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {m.upper() for m in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    # Name the parameter and the rule, never echo the input back (it may be huge or hostile).
+    # Name the parameter and the rule, never echo the input back (it may be huge or hostile):
+    # a name taken from the body (an unknown key) is cut short, and so is the list.
+    errors = exc.errors()
     problems = [
-        f"{'.'.join(str(part) for part in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
-        for err in exc.errors()
+        f"{'.'.join(str(part)[:40] for part in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
+        for err in errors[:MAX_PROBLEMS]
     ]
+    if len(errors) > MAX_PROBLEMS:
+        problems.append(f"and {len(errors) - MAX_PROBLEMS} more")
     return error_response(request, 422, "invalid_request", "; ".join(problems) or "invalid")
 
 

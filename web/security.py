@@ -55,6 +55,7 @@ CURATE_CSP = "; ".join(
     ]
 )
 CURATE_PREFIX = "/curate"
+FORCED = frozenset({"Cache-Control"})  # a curator's page is never stored, whatever it says
 
 COMMON = {
     "X-Content-Type-Options": "nosniff",
@@ -93,7 +94,10 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in wanted.items():
-                    headers.setdefault(name, value)
+                    if name in FORCED:
+                        headers[name] = value  # no route may loosen it
+                    else:
+                        headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from aggregator.errors import Forbidden, NotFound
+from aggregator.errors import Forbidden, InvalidInput, NotFound
 from aggregator.store.curators import CollectionEditor, Curator, Role
 from aggregator.store.models import Pearl
 from aggregator.store.tree import Node, Reader, Tree
@@ -65,6 +65,16 @@ def curatable(tree: Tree, actor: Actor, slug: str) -> Node:
     if not tree.may_curate(actor.reader, node.id):
         raise Forbidden(f"{actor.name} may not curate the collection {slug!r}")
     return node
+
+
+def destination(tree: Tree, actor: Actor, slug: str) -> Node:
+    """The collection a request names as where something goes (a parent, a move's target):
+    InvalidInput (unknown_collection) if the actor cannot see it, which is an error in what
+    was sent rather than a missing resource; Forbidden if they may not curate it."""
+    try:
+        return curatable(tree, actor, slug)
+    except NotFound:
+        raise InvalidInput(f"no collection {slug!r} to go to", code="unknown_collection") from None
 
 
 def curatable_ids(tree: Tree, actor: Actor) -> list[int]:

@@ -146,6 +146,21 @@ def remove(session: Session, actor: Actor, name: str) -> None:
     session.flush()
 
 
+def lock(session: Session, name: str) -> Curator:
+    """The curator `name`, their row locked for this transaction (PostgreSQL): what an
+    update's If-Match is compared with stays true until it commits."""
+    if not isinstance(name, str) or len(name) > 64:
+        raise NotFound(f"no curator {name!r}")
+    stmt = select(Curator).where(Curator.key == name.casefold())
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    session.expire_all()
+    curator = session.exec(stmt).first()
+    if curator is None:
+        raise NotFound(f"no curator {name!r}")
+    return curator
+
+
 def set_role(session: Session, actor: Actor, name: str, role: str) -> Curator:
     """Make a curator an admin or an editor (admins only); never demote the last admin."""
     require_admin(actor)

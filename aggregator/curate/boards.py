@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from aggregator import notes
-from aggregator.curate.access import Actor, curatable, require_admin
+from aggregator.curate.access import Actor, curatable, destination, require_admin
 from aggregator.curate.locks import locked_tree
 from aggregator.curate.positions import renumber_collections
 from aggregator.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
@@ -162,7 +162,7 @@ def create(
     tree = locked_tree(session)
     parent_id = None
     if parent is not None:
-        parent_id = curatable(tree, actor, parent).id
+        parent_id = destination(tree, actor, parent).id
         _refuse_too_deep(tree, parent_id, 0)
     else:
         require_admin(actor)
@@ -247,7 +247,7 @@ def move(
             require_admin(actor)
             new_parent = None
         else:
-            target = curatable(tree, actor, parent)
+            target = destination(tree, actor, parent)
             if tree.is_under(target.id, node.id):
                 raise Conflict(
                     f"{slug!r} cannot move under itself or one of its sub-collections",

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from aggregator import notes
 from aggregator.curate import tags as tagging
 from aggregator.curate import trash
-from aggregator.curate.access import Actor, curatable, editable_pearl
+from aggregator.curate.access import Actor, curatable, destination, editable_pearl
 from aggregator.curate.boards import clean_markdown
 from aggregator.curate.locks import locked_pearl
 from aggregator.curate.positions import live_order, renumber_pearls
@@ -285,7 +285,7 @@ def move(
     """Move the pearl, note and tags, into the collection `to` (last, or at `position`).
     AlreadyHere if `to` already holds its article."""
     pearl, tree = editable_pearl(session, actor, pearl_id)
-    target = curatable(tree, actor, to)
+    target = destination(tree, actor, to)
     while True:  # both collections locked in one order (no deadlock), then read again
         source_id = pearl.collection_id
         for collection_id in sorted({source_id, target.id}):
@@ -316,7 +316,7 @@ def copy(
 ) -> Pearl:
     """A new pearl of the same article, note and tags in the collection `to`."""
     pearl, tree = editable_pearl(session, actor, pearl_id)
-    target = curatable(tree, actor, to)
+    target = destination(tree, actor, to)
     lock_collection(session, target.id)
     _refuse_twin(session, target.id, to, pearl.article_id)
     order = live_order(session, target.id)

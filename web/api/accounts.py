@@ -8,9 +8,9 @@ from sqlmodel import Session
 
 from aggregator.curate import accounts, tokens
 from aggregator.curate.access import Actor
-from aggregator.errors import NotFound
+from aggregator.errors import NotFound, PreconditionFailed
 from aggregator.store.db import session_scope
-from web.api.errors import WRITE_ERRORS
+from web.api.errors import UPDATE_ERRORS, WRITE_ERRORS
 from web.api.schemas import (
     CuratorCreate,
     CuratorInfo,
@@ -20,7 +20,7 @@ from web.api.schemas import (
     TokenInfo,
 )
 from web.auth import ActorDep, SettingsDep
-from web.conditional import json_read
+from web.conditional import json_read, required_if_match, tag_of
 from web.deps import CuratorName, EngineDep, SessionDep, Slug, TokenId
 
 router = APIRouter(responses=WRITE_ERRORS)
@@ -103,7 +103,18 @@ def _one(session: Session, actor: Actor, name: str) -> CuratorInfo:
     raise NotFound(f"no curator {name!r}")
 
 
-@router.patch("/curators/{name}", response_model=CuratorInfo, tags=["curators"])
+@router.get("/curators/{name}", response_model=CuratorInfo, tags=["curators"])
+def get_curator(
+    name: CuratorName, request: Request, session: SessionDep, actor: ActorDep
+) -> Response:
+    """One curator (admins; an editor only themselves). Its ETag is what `If-Match` names to
+    update them."""
+    return json_read(request, _one(session, actor, name))
+
+
+@router.patch(
+    "/curators/{name}", response_model=CuratorInfo, tags=["curators"], responses=UPDATE_ERRORS
+)
 def update_curator(
     name: CuratorName,
     body: CuratorUpdate,
@@ -113,8 +124,13 @@ def update_curator(
     settings: SettingsDep,
 ) -> Response:
     """Change a curator's role (admins only; never the last admin's) or password (an admin,
-    or the curator themselves: every session of theirs ends)."""
+    or the curator themselves: every session of theirs ends). `If-Match` must name the ETag
+    of `GET /api/curators/{name}`: 412 if the account changed since, 428 without it."""
+    expected = required_if_match(request)
     with session_scope(engine) as session:
+        accounts.lock(session, name)
+        if expected is not None and tag_of(_one(session, actor, name)) != expected:
+            raise PreconditionFailed(f"the curator {name!r} changed since it was read")
         if body.role is not None:
             accounts.set_role(session, actor, name, body.role)
         if body.password is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from aggregator.notes import MAX_MARKDOWN
 
@@ -28,12 +28,12 @@ def _no_lone_surrogate(value: str) -> str:
 SafeStr = Annotated[str, AfterValidator(_no_lone_surrogate)]
 Visibility = Literal["public", "unlisted", "private"]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# The constraints come before the surrogate check, so that OpenAPI publishes the pattern.
 Slug = Annotated[
-    SafeStr,
+    str,
+    StringConstraints(min_length=1, max_length=120, pattern=SLUG_PATTERN),
+    AfterValidator(_no_lone_surrogate),
     Field(
-        min_length=1,
-        max_length=120,
-        pattern=SLUG_PATTERN,
         description="A collection's slug: lowercase letters, digits and dashes.",
         examples=["community-manager"],
     ),
@@ -118,7 +118,13 @@ class Order(Body):
 
 
 class PearlCreate(Body):
-    url: SafeStr = Field(min_length=1, max_length=2048, description="The article's address.")
+    url: SafeStr = Field(
+        min_length=1,
+        max_length=2048,
+        pattern=r"^[hH][tT][tT][pP][sS]?://[^\s]+$",
+        description="The article's address, http(s); it must pass the URL policy (a public "
+        "host, ports 80 and 443) or the answer is 422 `invalid_url`.",
+    )
     note: SafeStr = _markdown(default="")
     tags: Tags = []
 
