@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL.
+"""Shared fixtures: a database per test, on SQLite and on PostgreSQL.
 
 PostgreSQL tests skip when no server answers, unless PERLES_REQUIRE_POSTGRES=1 (set by .ci/run),
 in which case they fail. The server is found through PERLES_TEST_POSTGRES_URL.
@@ -7,8 +7,10 @@ in which case they fail. The server is found through PERLES_TEST_POSTGRES_URL.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,24 +60,100 @@ def postgres_reason() -> str | None:
     return _postgres_available()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL on an empty, migrated database of each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'perles.db'}"
-        return
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _postgres_or_skip(request: pytest.FixtureRequest) -> None:
     reason = request.getfixturevalue("postgres_reason")
     if reason:
         skip_or_fail(f"PostgreSQL unavailable: {reason}", "PERLES_REQUIRE_POSTGRES")
+
+
+def _schema_url(schema: str) -> str:
+    # The search_path option makes the schema the default everywhere the URL is used.
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def _new_schema() -> Iterator[str]:
+    """A PostgreSQL schema of its own, dropped afterwards; its URL."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    # Each test gets its own schema: the search_path option makes it the default everywhere.
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield _schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL on an empty database of each backend, no schema in it (migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'perles.db'}"
+        return
+    _postgres_or_skip(request)
+    with _new_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite database per test process, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "perles.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(postgres_reason: str | None) -> Iterator[str | None]:
+    """One migrated PostgreSQL schema per test process, emptied before each test."""
+    if postgres_reason:
+        yield None
+        return
+    with _new_schema() as url:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+
+
+def _emptied(url: str) -> str:
+    """Every table of the schema `url` names emptied, its ids starting again from 1."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '10s'"))  # a test left a lock: say so
+            tables = conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                    " AND tablename <> 'alembic_version'"
+                )
+            ).scalars()
+            names = ", ".join(f'"{name}"' for name in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL on a migrated database with no rows, of each backend: a copy of the process's
+    migrated SQLite file, or its PostgreSQL schema emptied (migrating for every test cost
+    more than the tests themselves)."""
+    if request.param == "sqlite":
+        path = tmp_path / "perles.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    _postgres_or_skip(request)
+    yield _emptied(request.getfixturevalue("postgres_schema"))
 
 
 @pytest.fixture

@@ -202,7 +202,7 @@ def test_collection_errors_are_one_line(env: str) -> None:
     ok("collection", "create", "B", "--slug", "b", "--parent", "a")
     ok("collection", "create", "C", "--slug", "c", "--parent", "b")
     assert "no collection 'nope'" in refused("collection", "rename", "nope", "X", code="not_found")
-    refused("collection", "create", "X", "--parent", "nope", code="not_found")
+    refused("collection", "create", "X", "--parent", "nope", code="unknown_collection")
     refused("collection", "move", "nope", "--top", code="not_found")
     line = refused("collection", "move", "a", "--parent", "c", code="cycle")
     assert "cannot move under itself" in line
@@ -290,7 +290,7 @@ def test_pearls_from_the_command_line(env: str, tmp_path: Path) -> None:
     refused("pearl", "list", "nope", code="not_found")
     refused("pearl", "move", "999999", "metier", code="not_found")
     refused("pearl", "tag", str(first), code="usage")
-    refused("pearl", "copy", str(first), "nope", code="not_found")
+    refused("pearl", "copy", str(first), "nope", code="unknown_collection")
 
 
 def test_moving_a_pearl_where_it_is_in_the_trash_says_how_to_get_it_back(env: str) -> None:

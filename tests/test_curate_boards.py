@@ -200,7 +200,7 @@ def test_a_new_collection_comes_last_among_its_siblings(session: Session) -> Non
         make(session, slug, "a")
     assert children(session, None) == ["a", "b", "c"]
     assert children(session, "a") == ["a1", "a2"]
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput, match="no collection 'nulle-part'"):  # a bad request
         make(session, "orphelin", "nulle-part")
 
 
@@ -215,7 +215,8 @@ def test_an_editor_creates_inside_their_collections_only(
         boards.create(session, camille, "À la racine")
     with pytest.raises(Forbidden):
         boards.create(session, camille, "Chez un autre", parent="public")
-    with pytest.raises(NotFound):  # a private collection not theirs is as absent as none
+    # A private collection not theirs is as absent as none: an unknown place to go.
+    with pytest.raises(InvalidInput, match="no collection 'prive'"):
         boards.create(session, camille, "Chez un autre", parent="prive")
     inside = boards.create(session, camille, "Dedans", parent="leur", visibility="private")
     deeper = boards.create(session, camille, "Plus bas", parent=inside.slug)

@@ -51,6 +51,12 @@ JOBS = [(1, 1, "fetch", "done"), (2, 2, "fetch", "queued"), (3, 3, "check", "fai
 
 
 @pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """These tests start from a database with no schema at all (conftest's empty_db_url)."""
+    return empty_db_url
+
+
+@pytest.fixture
 def engine_0003(db_url: str) -> Iterator[Engine]:
     """A database at revision 0003 holding the rows above, written with plain SQL."""
     engine = make_engine(db_url)

@@ -16,6 +16,12 @@ from aggregator.store.db import WRITE, alembic_config, make_engine, migrate
 from tests.web_helpers import extracted_fields
 
 
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """These tests start from a database with no schema at all (conftest's empty_db_url)."""
+    return empty_db_url
+
+
 def to_revision(engine: Engine, revision: str, *, down: bool = False) -> None:
     """Upgrade (or downgrade) to `revision` the way db.migrate() does, on one connection."""
     cfg = alembic_config(engine)

@@ -123,7 +123,10 @@ def test_requests_to_one_host_are_spaced_by_the_host_delay(
     drain(engine, quick(settings, host_delay=0.4), concurrency=2)
     moments = sorted(t for p in paths for t in site.times[p])
     gaps = [b - a for a, b in itertools.pairwise(moments)]
-    assert len(moments) == 3 and min(gaps) >= 0.38, gaps
+    # The slots are 0.4 s apart; between taking its slot and its request reaching the server,
+    # a worker thread may lose a few tens of milliseconds more than the other (a first
+    # connection, a busy machine): arrivals are measured with that much slack.
+    assert len(moments) == 3 and min(gaps) >= 0.35, gaps
     assert [(j.state, j.attempts) for j in all_jobs(engine)] == [("done", 1)] * 3
 
 

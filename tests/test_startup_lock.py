@@ -36,6 +36,13 @@ from aggregator.curate import catalog
 from aggregator.store.db import ADVISORY_KEY, STARTUP_LOCK, alembic_config, make_engine, migrate
 from tests.conftest import PG_URL, REPO, skip_or_fail
 
+
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """These tests start from a database with no schema at all (conftest's empty_db_url)."""
+    return empty_db_url
+
+
 PROCESSES = 3
 START_TIMEOUT = 60.0  # seconds for a process to import everything and say it is ready
 RUN_TIMEOUT = 120.0  # seconds for it to finish once started
