@@ -496,3 +496,40 @@ def test_a_note_typed_while_the_page_is_read_is_kept(
             else:
                 me.page.wait_for_timeout(3_000)  # longer than the refresh's 2 s
             assert note.input_value() == DRAFT
+
+
+def test_a_tree_five_levels_deep_built_in_the_browser_alone(
+    browser: Browser, served: Served
+) -> None:
+    """Issue 10's "done when": a curator builds a tree of five nested collections in the
+    browser alone (forms only: what works without script works with it), nests a sixth one
+    under the fifth by moving it, and reorders two siblings; the public board shows the path."""
+    from playwright.sync_api import expect
+
+    with signed_in(browser, served, False) as me:
+        page = me.page
+        slugs = [create_collection(me, "Niveau 1")]
+        for level in range(2, 6):
+            page.get_by_label("Nouvelle sous-collection").fill(f"Niveau {level}")
+            submit(page, form_of(page, "child-title").get_by_role("button", name="Créer"))
+            slugs.append(created_slug(page))
+        page.goto(f"{me.base}/curate/c/{slugs[0]}")
+        for title in ("Frère B", "Frère A"):
+            page.get_by_label("Nouvelle sous-collection").fill(title)
+            submit(page, form_of(page, "child-title").get_by_role("button", name="Créer"))
+            page.goto(f"{me.base}/curate/c/{slugs[0]}")
+        # "Frère A" came last: one step up puts it before "Frère B".
+        children = page.locator('ol[data-sortable="children"] > li')
+        expect(children).to_have_count(3)
+        submit(page, children.nth(2).locator("button[name=step][value='-1']"))
+        page.goto(f"{me.base}/curate/c/{slugs[0]}")
+        expect(children.locator(".sortable__title")).to_have_text(
+            ["Niveau 2", "Frère A", "Frère B"]
+        )
+        # "Frère B" moves under the fifth level: six deep.
+        page.goto(f"{me.base}/curate/c/frere-b")
+        form_of(page, "parent").get_by_label("Déplacer dans").select_option(slugs[4])
+        submit(page, form_of(page, "parent").get_by_role("button", name="Déplacer"))
+        page.goto(f"{me.base}/c/frere-b")
+        crumbs = page.get_by_label("Fil d'Ariane").get_by_role("link")
+        expect(crumbs).to_have_text(["Collections", *[f"Niveau {n}" for n in range(1, 6)]])

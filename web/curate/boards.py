@@ -21,6 +21,7 @@ from web.deps import EngineDep, SessionDep, Slug
 
 router = APIRouter()
 PAGE_ERRORS = (InvalidInput, Conflict, NotFound)
+KEEP = "-"  # the parent field left out: the collection stays where it is
 
 
 def editor_path(slug: str) -> str:
@@ -137,12 +138,12 @@ def move_collection(
     who: PostedDep,
     actor: CuratorDep,
     engine: EngineDep,
-    parent: Annotated[str, Form(max_length=200)] = "",
+    parent: Annotated[str, Form(max_length=200)] = KEEP,
     position: Annotated[int | None, Form(ge=0, le=100_000)] = None,
     step: Annotated[int | None, Form(ge=-1, le=1)] = None,
 ) -> Response:
-    """Under another parent ("" for the top level, "-" to stay), to a position, or one step
-    up or down among its siblings (the buttons that do without script)."""
+    """Under another parent ("" for the top level; left out, it stays), to a position, or one
+    step up or down among its siblings (the buttons that do without script)."""
     try:
         with session_scope(engine) as session:
             target: str | Unset | None = UNSET if parent == "-" else (parent or None)
