@@ -22,9 +22,8 @@ from aggregator.settings import Settings
 from aggregator.store.curators import ApiToken, Curator, CuratorSession, Role, SigninThrottle
 from aggregator.store.db import session_scope
 from aggregator.store.models import utcnow
-from tests.test_curate_boards import interleave
+from tests.curate_helpers import PASSWORD, interleave
 
-PASSWORD = "correct horse battery staple"
 OTHER = "another long passphrase"
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from aggregator import store
-from aggregator.curate import accounts, boards, catalog, pearls, tags, trash
-from aggregator.curate.access import SYSTEM, Actor, actor_for
+from aggregator.curate import boards, catalog, pearls, tags, trash
+from aggregator.curate.access import SYSTEM
 from aggregator.errors import (
     AlreadyHere,
     Conflict,
@@ -31,21 +31,12 @@ from aggregator.store.db import make_engine, session_scope
 from aggregator.store.models import Article, Collection, Job, Pearl
 from aggregator.store.read_models import etag
 from aggregator.store.tree import ADMIN
-from tests.test_curate_boards import interleave
+from tests.curate_helpers import editor, interleave
 from tests.web_helpers import extracted_fields
-
-PASSWORD = "correct horse battery staple"
 
 
 def make(session: Session, slug: str, visibility: str = "public") -> Collection:
     return boards.create(session, SYSTEM, slug.title(), slug=slug, visibility=visibility)
-
-
-def editor(session: Session, hasher: PasswordHasher, name: str, *given: str) -> Actor:
-    curator = accounts.create(session, SYSTEM, name, PASSWORD, "editor", hasher)
-    for slug in given:
-        accounts.grant(session, SYSTEM, name, slug)
-    return actor_for(session, curator)
 
 
 def board(session: Session, slug: str) -> list[tuple[str, str, list[str]]]:

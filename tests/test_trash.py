@@ -11,28 +11,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from aggregator import store
-from aggregator.curate import accounts, boards, pearls, trash
-from aggregator.curate.access import SYSTEM, Actor, actor_for
+from aggregator.curate import boards, pearls, trash
+from aggregator.curate.access import SYSTEM
 from aggregator.errors import Forbidden, NotFound
 from aggregator.store.db import session_scope
 from aggregator.store.models import Article, Collection, Pearl, PearlTag, Trash
 from aggregator.store.tree import ADMIN, VISITOR, Reader, Tree
-
-PASSWORD = "correct horse battery staple"
-
-
-def make(
-    session: Session, slug: str, parent: str | None = None, visibility: str = "public"
-) -> Collection:
-    title = slug.replace("-", " ").title()
-    return boards.create(session, SYSTEM, title, slug=slug, parent=parent, visibility=visibility)
-
-
-def editor(session: Session, hasher: PasswordHasher, name: str, *given: str) -> Actor:
-    curator = accounts.create(session, SYSTEM, name, PASSWORD, "editor", hasher)
-    for slug in given:
-        accounts.grant(session, SYSTEM, name, slug)
-    return actor_for(session, curator)
+from tests.curate_helpers import editor, make
 
 
 def add(session: Session, url: str, slug: str, note: str = "", names: tuple[str, ...] = ()) -> int:

@@ -12,20 +12,14 @@ import pytest
 from sqlmodel import Session, col, update
 
 from aggregator import store
-from aggregator.curate import boards, trash
+from aggregator.curate import trash
 from aggregator.curate.access import SYSTEM
 from aggregator.errors import Conflict, InvalidInput, NotFound
 from aggregator.store.boards import MAX_PAGE, decode_cursor, encode_cursor
 from aggregator.store.models import Article, Collection, Pearl
 from aggregator.store.tree import ADMIN, MAX_DEPTH, VISITOR, Reader, Tree
+from tests.curate_helpers import make
 from tests.web_helpers import add_article
-
-
-def make(
-    session: Session, slug: str, parent: str | None = None, visibility: str = "public"
-) -> Collection:
-    title = slug.replace("-", " ").title()
-    return boards.create(session, SYSTEM, title, slug=slug, parent=parent, visibility=visibility)
 
 
 @dataclass

@@ -8,14 +8,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from aggregator.curate import accounts, tokens, trash, workbench
-from aggregator.errors import Conflict, Forbidden, InvalidInput, NotFound
+from aggregator.errors import Forbidden, InvalidInput
 from aggregator.store.db import session_scope
 from web.auth import CuratorDep, SettingsDep, SignedInDep
-from web.curate.forms import PostedDep, back, render
+from web.curate.forms import PAGE_ERRORS, PostedDep, attempt, back, render
 from web.deps import CuratorName, EngineDep, SessionDep, TokenId, TrashId
 
 router = APIRouter()
-PAGE_ERRORS = (InvalidInput, Conflict, NotFound, Forbidden)
 Name = Annotated[str, Form(max_length=200)]
 
 
@@ -28,22 +27,19 @@ def trash_page(
 
 @router.post("/trash/{trash_id}/restore")
 def restore(trash_id: TrashId, who: PostedDep, actor: CuratorDep, engine: EngineDep) -> Response:
-    try:
-        with session_scope(engine) as session:
-            trash.restore(session, actor, trash_id)
-    except PAGE_ERRORS as exc:
-        return back("/curate/trash", error=exc.code)
-    return back("/curate/trash", done="restored")
+    return attempt(
+        engine,
+        lambda s: trash.restore(s, actor, trash_id),
+        back_to="/curate/trash",
+        done="restored",
+    )
 
 
 @router.post("/trash/{trash_id}/purge")
 def purge(trash_id: TrashId, who: PostedDep, actor: CuratorDep, engine: EngineDep) -> Response:
-    try:
-        with session_scope(engine) as session:
-            trash.purge(session, actor, trash_id)
-    except PAGE_ERRORS as exc:
-        return back("/curate/trash", error=exc.code)
-    return back("/curate/trash", done="purged")
+    return attempt(
+        engine, lambda s: trash.purge(s, actor, trash_id), back_to="/curate/trash", done="purged"
+    )
 
 
 @router.get("/tokens", name="tokens")
@@ -82,12 +78,12 @@ def create_token(
 def revoke_token(
     token_id: TokenId, who: PostedDep, actor: CuratorDep, engine: EngineDep
 ) -> Response:
-    try:
-        with session_scope(engine) as session:
-            tokens.revoke(session, actor, token_id)
-    except PAGE_ERRORS as exc:
-        return back("/curate/tokens", error=exc.code)
-    return back("/curate/tokens", done="token_revoked")
+    return attempt(
+        engine,
+        lambda s: tokens.revoke(s, actor, token_id),
+        back_to="/curate/tokens",
+        done="token_revoked",
+    )
 
 
 @router.get("/curators", name="curators")
@@ -114,12 +110,13 @@ def create_curator(
     password: Annotated[str, Form(max_length=1000)] = "",
     role: Annotated[str, Form(max_length=20)] = "editor",
 ) -> Response:
-    try:
-        with session_scope(engine) as session:
-            accounts.create(session, actor, name, password, role, accounts.hasher(settings))
-    except PAGE_ERRORS as exc:
-        return back("/curate/curators", error=exc.code)
-    return back("/curate/curators", done="curator_saved")
+    hasher = accounts.hasher(settings)
+    return attempt(
+        engine,
+        lambda s: accounts.create(s, actor, name, password, role, hasher),
+        back_to="/curate/curators",
+        done="curator_saved",
+    )
 
 
 @router.post("/curators/{name}")

@@ -11,16 +11,15 @@ from fastapi.responses import Response
 from aggregator import store
 from aggregator.curate import boards, pearls, trash, workbench
 from aggregator.curate.boards import UNSET, Unset
-from aggregator.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from aggregator.errors import PreconditionFailed
 from aggregator.store.db import session_scope
 from aggregator.store.read_models import etag
 from web.api.schemas import Order
 from web.auth import CuratorDep, SignedInDep
-from web.curate.forms import PostedDep, PostedJsonDep, back, render
+from web.curate.forms import PAGE_ERRORS, PostedDep, PostedJsonDep, back, render
 from web.deps import EngineDep, SessionDep, Slug
 
 router = APIRouter()
-PAGE_ERRORS = (InvalidInput, Conflict, NotFound)
 KEEP = "-"  # the parent field left out: the collection stays where it is
 
 
@@ -146,7 +145,7 @@ def move_collection(
     step up or down among its siblings (the buttons that do without script)."""
     try:
         with session_scope(engine) as session:
-            target: str | Unset | None = UNSET if parent == "-" else (parent or None)
+            target: str | Unset | None = UNSET if parent == KEEP else (parent or None)
             at = position
             if step is not None:
                 at = max(0, boards.get(session, actor, slug).position + step)

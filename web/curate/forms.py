@@ -4,16 +4,23 @@ and messages named by code (never text taken from the query string)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from aggregator.curate import sessions
+from aggregator.errors import Conflict, Forbidden, InvalidInput, InvalidURL, NotFound
+from aggregator.store.db import session_scope
 from web.auth import SignedInDep, check_csrf
 
+# What a curator's action may meet that the page can explain (anything else is a 4xx/5xx page).
+PAGE_ERRORS = (InvalidInput, InvalidURL, Conflict, NotFound, Forbidden)
 MESSAGES = {
     "added": "Perle ajoutée : sa page est en cours de lecture.",
     "already_here": "Cette adresse est déjà une perle de cette collection : rien n'a changé.",
@@ -90,6 +97,24 @@ def render(
         **(context or {}),
     }
     return templates.TemplateResponse(request, template, values, status_code=status)
+
+
+def attempt(
+    engine: Engine,
+    change: Callable[[Session], object],
+    *,
+    back_to: str,
+    done: str,
+    then: str | None = None,
+) -> RedirectResponse:
+    """Make `change` in one transaction, then 303 to `then` (or `back_to`) saying `done`; an
+    error the curator can act on sends back to `back_to`, named by its code."""
+    try:
+        with session_scope(engine) as session:
+            change(session)
+    except PAGE_ERRORS as exc:
+        return back(back_to, error=exc.code)
+    return back(then or back_to, done=done)
 
 
 def back(path: str, **params: str | int | None) -> RedirectResponse:

@@ -11,10 +11,6 @@ from fastapi.responses import Response
 from aggregator.curate import boards, pearls, sessions, tags, trash, workbench
 from aggregator.errors import (
     AlreadyHere,
-    Conflict,
-    InvalidInput,
-    InvalidURL,
-    NotFound,
     PreconditionFailed,
 )
 from aggregator.store.db import session_scope
@@ -22,11 +18,10 @@ from aggregator.store.read_models import etag
 from web.auth import CuratorDep, SettingsDep, SignedInDep
 from web.conditional import json_read
 from web.curate.boards import editor_path
-from web.curate.forms import PostedDep, back, render
+from web.curate.forms import PAGE_ERRORS, PostedDep, back, render
 from web.deps import EngineDep, PearlId, SessionDep, Slug
 
 router = APIRouter()
-PAGE_ERRORS = (InvalidInput, InvalidURL, Conflict, NotFound)
 Url = Annotated[str, Form(max_length=4096)]
 Note = Annotated[str, Form(max_length=50_000)]
 TagText = Annotated[str, Form(max_length=5000)]
