@@ -376,3 +376,27 @@ def test_openapi_documents_the_link_health(client: TestClient) -> None:
         assert {"source_status", "source_checked_at", "source_error"} <= set(schema)
     statuses = spec["components"]["schemas"]["SourceStatus"]["enum"]
     assert statuses == ["unchecked", "alive", "failing", "dead"]
+
+
+def test_every_operation_and_field_of_the_document_is_described(client: TestClient) -> None:
+    """Issue 10: OpenAPI with a description on every field and every operation, the bearer
+    scheme, and 401 on every write."""
+    spec = client.get("/openapi.json").json()
+    undescribed = [
+        f"{name}.{field}"
+        for name, schema in spec["components"]["schemas"].items()
+        if name not in ("ValidationError", "HTTPValidationError")
+        for field, prop in schema.get("properties", {}).items()
+        if not (
+            prop.get("description")
+            or "$ref" in prop
+            or any(part.get("description") for part in prop.get("anyOf", []))
+        )
+    ]
+    assert undescribed == []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("description"), (method, path)
+            if method != "get":
+                assert {"401", "422"} <= set(operation["responses"]), (method, path)
+    assert spec["components"]["securitySchemes"]["token"]["scheme"] == "bearer"

@@ -75,7 +75,10 @@ class CollectionCreate(Body):
     parent: Slug | None = Field(
         default=None, description="Slug of the collection to nest it in; null: top level."
     )
-    visibility: Visibility = "public"
+    visibility: Visibility = Field(
+        default="public",
+        description="`public` (listed), `unlisted` (by link only) or `private` (curators only).",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -96,7 +99,10 @@ class CollectionUpdate(Body):
 
     title: SafeStr | None = _title(default=None)
     description: SafeStr | None = _markdown(default=None)
-    visibility: Visibility | None = None
+    visibility: Visibility | None = Field(
+        default=None,
+        description="`public` (listed), `unlisted` (by link only) or `private` (curators only).",
+    )
     slug: Slug | None = Field(default=None, description="A new slug.")
     parent: Slug | None = Field(
         default=None, description="Slug of the new parent; null for the top level."
@@ -157,7 +163,9 @@ class PearlUpdate(Body):
 
 class PearlCopy(Body):
     collection: Slug
-    position: int | None = Field(default=None, ge=0, le=100_000)
+    position: int | None = Field(
+        default=None, ge=0, le=100_000, description="Place in that collection, from 0; last."
+    )
 
 
 class TokenCreate(Body):
@@ -171,12 +179,22 @@ class CuratorCreate(Body):
         min_length=1, max_length=64, pattern=r"^[\w.@-]+$", description="Sign-in name."
     )
     password: SafeStr = Field(min_length=12, max_length=128, description="12 to 128 characters.")
-    role: Literal["admin", "editor"] = "editor"
+    role: Literal["admin", "editor"] = Field(
+        default="editor",
+        description="`admin` (everything, curators too) or `editor` (given collections).",
+    )
 
 
 class CuratorUpdate(Body):
-    role: Literal["admin", "editor"] | None = None
-    password: SafeStr | None = Field(default=None, min_length=12, max_length=128)
+    role: Literal["admin", "editor"] | None = Field(
+        default=None, description="`admin` or `editor`; the last admin stays an admin."
+    )
+    password: SafeStr | None = Field(
+        default=None,
+        min_length=12,
+        max_length=128,
+        description="A new password, 12 to 128 characters: every session of the curator ends.",
+    )
 
 
 class TrashEntry(BaseModel):
