@@ -2,7 +2,9 @@
 
 root     the Typer app, one-line errors, the database brought up to date
 ingest   serve, worker, add, sync, refresh, jobs
-board    collection ..., pearl ..., trash ...: the curator's workbench
+board    collection ...: the curator's collections (places count from 1)
+pearls   pearl ...: notes, tags, moves, order
+trash    trash ...: restore whole, purge
 curators curator ..., token ...: accounts, roles, given collections, API tokens
 backup   backup: a consistent copy of the database while the server runs
 """
@@ -15,6 +17,8 @@ from aggregator.cli import (
     backup,  # noqa: F401  (registers its command on the app)
     board,  # noqa: F401  (registers its commands on the app)
     curators,  # noqa: F401  (registers its commands on the app)
+    pearls,  # noqa: F401  (registers its commands on the app)
+    trash,  # noqa: F401  (registers its commands on the app)
 )
 from aggregator.cli.root import app
 

@@ -1,4 +1,5 @@
-"""The curator's workbench on the command line: collections, pearls and the trash.
+"""The curator's workbench on the command line: collections (cli/pearls.py: pearls,
+cli/trash.py: the trash).
 
 Each command is a thin shell over aggregator/curate/ and acts as SYSTEM: the command line holds
 the database, with an admin's rights, so it sees and curates private collections too. Places
@@ -12,11 +13,10 @@ import sys
 from pathlib import Path
 
 import typer
-from sqlalchemy import Engine
 from sqlmodel import Session
 
-from aggregator.cli.root import app, curating, fail, say, when
-from aggregator.curate import boards, pearls, trash, workbench
+from aggregator.cli.root import app, curating, fail, say
+from aggregator.curate import boards, trash, workbench
 from aggregator.curate.access import SYSTEM
 from aggregator.errors import Conflict
 from aggregator.store import boards as board_reads
@@ -29,19 +29,7 @@ collection_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-pearl_app = typer.Typer(
-    help="Pearls: list, annotate, tag, move, copy, order, delete (`perles add` adds one).",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-trash_app = typer.Typer(
-    help="The trash: what was deleted, restored whole or purged for good.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
 app.add_typer(collection_app, name="collection")
-app.add_typer(pearl_app, name="pearl")
-app.add_typer(trash_app, name="trash")
 
 FROM_ONE = "counted from 1 (the first place); past the end is the end"
 
@@ -62,18 +50,18 @@ def read_text(text: str | None, file: Path | None, what: str) -> str:
         fail(f"error (unreadable_file): {file}: {exc}")
 
 
-def _place(session: Session, collection_id: int | None) -> str:
+def place_of(session: Session, collection_id: int | None) -> str:
     """Where a collection is: in SLUG, or at the top level."""
     slug = workbench.slug_of(session, collection_id)
     return f"in {slug}" if slug is not None else "at the top level"
 
 
-def _from_one(position: int | None) -> int | None:
+def from_one(position: int | None) -> int | None:
     """A place as people give it (from 1) as the library counts it (from 0)."""
     return None if position is None else position - 1
 
 
-def _pearls(n: int) -> str:
+def pearls_text(n: int) -> str:
     return f"{n} pearl{'s' if n != 1 else ''}"
 
 
@@ -98,7 +86,7 @@ def list_collections() -> None:
         if own.get(row.slug, visibility) != visibility:
             visibility += f", inherited; its own: {own[row.slug]}"
         indent = "  " * depth[row.slug]
-        say(f"{indent}{row.slug}  {row.title}  ({visibility}; {_pearls(row.pearl_count)})")
+        say(f"{indent}{row.slug}  {row.title}  ({visibility}; {pearls_text(row.pearl_count)})")
     if not rows:
         say("(no collections: `perles collection create TITLE` makes one)")
 
@@ -126,7 +114,7 @@ def create_collection(
             session, SYSTEM, title, slug=slug, description=description, parent=parent,
             visibility=visibility.value,
         )  # fmt: skip
-        place = _place(session, row.parent_id)
+        place = place_of(session, row.parent_id)
     say(f"created {row.slug}: {row.title} ({row.visibility}, {place}, place {row.position + 1})")
 
 
@@ -229,9 +217,9 @@ def move_collection(
             SYSTEM,
             slug,
             parent=target,
-            position=_from_one(position),
+            position=from_one(position),
         )
-        place = _place(session, row.parent_id)
+        place = place_of(session, row.parent_id)
     say(f"{row.slug} is now {place}, place {row.position + 1}")
 
 
@@ -282,239 +270,6 @@ def delete_collection(slug: str = typer.Argument(..., help="Slug of the collecti
             entry = trash.delete_collection(session, SYSTEM, slug)
         with Session(engine) as session:
             shown = next(e for e in trash.entries(session, SYSTEM) if e.id == entry.id)
-    inside = f"{shown.collections - 1} sub-collection(s), {_pearls(shown.pearls)}"
+    inside = f"{shown.collections - 1} sub-collection(s), {pearls_text(shown.pearls)}"
     say(f"{slug} ({inside}) is in the trash: entry {shown.id}")
     say(f"restore it with: perles trash restore {shown.id}")
-
-
-# --- pearls ---------------------------------------------------------------------------------
-
-
-@pearl_app.command("list")
-def list_pearls(slug: str = typer.Argument(..., help="Slug of the collection")) -> None:
-    """List a collection's pearls in curated order: id, place, fetch status, title (or URL
-    until read), tags and the first line of the note.
-
-    Example: perles pearl list community-manager
-    """
-    with curating() as engine, Session(engine) as session:
-        board = board_reads.board(session, slug, ADMIN)
-    say(f"{board.collection.slug}: {board.collection.title} ({_pearls(len(board.cards))})")
-    if board.cards:
-        say(f"{'pearl':>6} {'place':>5}  {'fetch':<11}  title  [tags]  note")
-    for card in board.cards:
-        tags = f"  [{', '.join(card.tags)}]" if card.tags else ""
-        lines = card.note.strip().splitlines()
-        note = f"  « {lines[0].strip()} »" if lines else ""
-        place = f"{card.pearl_id:>6} {card.position + 1:>5}  {card.fetch_status:<11}"
-        say(f"{place}  {card.title}{tags}{note}")
-
-
-@pearl_app.command("note")
-def note_pearl(
-    pearl_id: int = typer.Argument(..., metavar="ID", help="Id of the pearl (`perles pearl list`)"),
-    text: str | None = typer.Argument(None, help='The note, Markdown ("" removes it)'),
-    file: Path | None = typer.Option(
-        None, "--file", "-f", help="Read it from this file (-: stdin)"
-    ),
-) -> None:
-    """Set a pearl's note (Markdown), shown on its card, from TEXT or from a file.
-
-    \b
-    Examples:
-      perles pearl note 12 "À lire **avant** le premier entretien."
-      perles pearl note 12 --file note.md
-    """
-    note = read_text(text, file, "note")
-    with curating() as engine, session_scope(engine) as session:
-        pearl = pearls.update(session, SYSTEM, pearl_id, note=note)
-    say(f"pearl {pearl_id}: note {'saved' if pearl.note else 'removed'}")
-
-
-@pearl_app.command("tag")
-def tag_pearl(
-    pearl_id: int = typer.Argument(..., metavar="ID", help="Id of the pearl"),
-    tags: list[str] | None = typer.Argument(None, metavar="TAG", help="Its tags, all of them"),
-    clear: bool = typer.Option(False, "--clear", help="Remove every tag"),
-) -> None:
-    """Give a pearl exactly these tags (the ones it had and that are not named go);
-    --clear removes them all. Tags match without regard to case.
-
-    \b
-    Examples:
-      perles pearl tag 12 veille outils
-      perles pearl tag 12 --clear
-    """
-    if bool(tags) == clear:
-        fail("error (usage): give the tags, or --clear to remove them all")
-    with curating() as engine, session_scope(engine) as session:
-        pearls.update(session, SYSTEM, pearl_id, tags=tags or [])
-        now = pearls.view(session, SYSTEM, pearl_id).tags
-    say(f"pearl {pearl_id}: {'tags: ' + ', '.join(now) if now else 'no tags'}")
-
-
-@pearl_app.command("move")
-def move_pearl(
-    pearl_id: int = typer.Argument(..., metavar="ID", help="Id of the pearl"),
-    slug: str = typer.Argument(..., help="Slug of the collection it goes to"),
-    position: int | None = typer.Option(
-        None, "--position", "-p", min=1, help=f"Its place, {FROM_ONE}"
-    ),
-) -> None:
-    """Move a pearl, with its note and tags, to another collection (last by default). Refused
-    if that collection already holds the same article.
-
-    Example: perles pearl move 12 outils --position 1
-    """
-    with curating() as engine, session_scope(engine) as session:
-        pearl = pearls.move(session, SYSTEM, pearl_id, slug, _from_one(position))
-    say(f"pearl {pearl_id} is now in {slug}, place {pearl.position + 1}")
-
-
-@pearl_app.command("copy")
-def copy_pearl(
-    pearl_id: int = typer.Argument(..., metavar="ID", help="Id of the pearl"),
-    slug: str = typer.Argument(..., help="Slug of the collection the copy goes to"),
-    position: int | None = typer.Option(
-        None, "--position", "-p", min=1, help=f"Its place, {FROM_ONE}"
-    ),
-) -> None:
-    """Place the same article, note and tags in another collection too, as a new pearl (last
-    by default). Refused if that collection already holds the article.
-
-    Example: perles pearl copy 12 veille
-    """
-    with curating() as engine, session_scope(engine) as session:
-        twin = pearls.copy(session, SYSTEM, pearl_id, slug, _from_one(position))
-    say(f"pearl {pearl_id} copied to {slug} as pearl {twin.id}, place {twin.position + 1}")
-
-
-@pearl_app.command("position")
-def position_pearl(
-    pearl_id: int = typer.Argument(..., metavar="ID", help="Id of the pearl"),
-    position: int = typer.Argument(..., metavar="N", min=1, help=f"Its new place, {FROM_ONE}"),
-) -> None:
-    """Move a pearl to place N in its collection (1 is the first); the others make room.
-
-    Example: perles pearl position 12 1
-    """
-    with curating() as engine, session_scope(engine) as session:
-        pearl = pearls.set_position(session, SYSTEM, pearl_id, position - 1)
-        place = _place(session, pearl.collection_id)
-    say(f"pearl {pearl_id} is now at place {pearl.position + 1} {place}")
-
-
-@pearl_app.command("order")
-def order_pearls(
-    slug: str = typer.Argument(..., help="Slug of the collection"),
-    ids: list[int] = typer.Argument(..., metavar="ID", help="Every pearl id, in order"),
-) -> None:
-    """Put a collection's pearls in the order given. Name each of them once: the full order,
-    not a move (see `perles pearl position` for that).
-
-    Example: perles pearl order community-manager 14 12 13
-    """
-    with curating() as engine:
-        try:
-            with session_scope(engine) as session:
-                pearls.reorder(session, SYSTEM, slug, ids)
-        except Conflict as exc:
-            if exc.code != "stale_order":
-                raise
-            with Session(engine) as session:
-                current = [c.pearl_id for c in board_reads.board(session, slug, ADMIN).cards]
-            fail(
-                f"error (stale_order): name each pearl of {slug} once; they are now: "
-                f"{' '.join(map(str, current)) or '(none)'}"
-            )
-    say(f"{slug}: {' '.join(map(str, ids))}")
-
-
-@pearl_app.command("delete")
-def delete_pearl(pearl_id: int = typer.Argument(..., metavar="ID", help="Id of the pearl")) -> None:
-    """Put a pearl in the trash, note and tags with it; `perles trash restore ID` brings it
-    back to its place.
-
-    Example: perles pearl delete 12
-    """
-    with curating() as engine, session_scope(engine) as session:
-        entry = trash.delete_pearl(session, SYSTEM, pearl_id)
-    say(f"pearl {pearl_id} ({entry.label}) is in the trash: entry {entry.id}")
-    say(f"restore it with: perles trash restore {entry.id}")
-
-
-# --- trash ----------------------------------------------------------------------------------
-
-
-def _entry(engine: Engine, trash_id: int) -> trash.Entry:
-    """The trash entry as `perles trash list` shows it; one line and exit 2 if there is none."""
-    with Session(engine) as session:
-        found = [e for e in trash.entries(session, SYSTEM) if e.id == trash_id]
-    if not found:
-        fail(f"error (not_found): no trash entry {trash_id} (see `perles trash list`)")
-    return found[0]
-
-
-def _describe(entry: trash.Entry) -> str:
-    what = f"collection {entry.label}" if entry.kind == "collection" else f"pearl {entry.label}"
-    inside = _pearls(entry.pearls)
-    if entry.kind == "collection" and entry.collections > 1:
-        inside = f"{entry.collections - 1} sub-collection(s), {inside}"
-    place = entry.place or "the top level"
-    if entry.kind == "collection":
-        return f"{what} (from {place}; {inside})"
-    return f"{what} (from {place})"
-
-
-@trash_app.command("list")
-def list_trash() -> None:
-    """List the trash, most recent first: entry id, what it holds, where it was, when and by
-    whom it was deleted.
-
-    Example: perles trash list
-    """
-    with curating() as engine, Session(engine) as session:
-        found = trash.entries(session, SYSTEM)
-    for entry in found:
-        # None: the command line, or a curator removed since (the column is then nulled).
-        by = f" by {entry.deleted_by}" if entry.deleted_by else ""
-        say(f"{entry.id:>5}  {_describe(entry)}, deleted {when(entry.deleted_at)}{by}")
-    if not found:
-        say("(the trash is empty)")
-
-
-@trash_app.command("restore")
-def restore(
-    trash_id: int = typer.Argument(..., metavar="ID", help="Id of the trash entry"),
-) -> None:
-    """Bring a trash entry back whole (a collection with its subtree, pearls, notes, tags and
-    order), at its old place when there still is one.
-
-    Example: perles trash restore 3
-    """
-    with curating() as engine:
-        entry = _entry(engine, trash_id)
-        with session_scope(engine) as session:
-            trash.restore(session, SYSTEM, trash_id)
-    say(f"restored {_describe(entry)}")
-
-
-@trash_app.command("purge")
-def purge(
-    trash_id: int = typer.Argument(..., metavar="ID", help="Id of the trash entry"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
-) -> None:
-    """Delete a trash entry for good: its rows leave the database (a collection's pearls and
-    sub-collections with it). Asks first, unless --yes.
-
-    Example: perles trash purge 3 --yes
-    """
-    with curating() as engine:
-        entry = _entry(engine, trash_id)
-        if not yes:
-            typer.confirm(
-                f"Purge {_describe(entry)} for good? It cannot be undone", abort=True, err=True
-            )
-        with session_scope(engine) as session:
-            trash.purge(session, SYSTEM, trash_id)
-    say(f"purged {_describe(entry)}")

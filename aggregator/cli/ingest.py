@@ -358,7 +358,8 @@ def add(
 def sync(
     offline: bool = typer.Option(False, help="Only replay captured pages; fetch nothing live"),
 ) -> None:
-    """Write collections/*.toml to the database and fetch their new pearls.
+    """Add to the database what collections/*.toml holds and it lacks, and fetch the new
+    pearls; what curators changed since (titles, notes, order, tags) is never overwritten.
 
     Pages with an offline capture are replayed from it; others are fetched live.
     Example: perles sync --offline
