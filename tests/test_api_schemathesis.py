@@ -60,7 +60,7 @@ STATEFUL_CHECKS = [*CHECKS, st_checks.use_after_free, st_checks.ensure_resource_
 # database: CI sends the same requests on every run.
 MAX_EXAMPLES = 10
 # Scenarios of the state machine, and the most requests in each.
-SCENARIOS, STEPS = 30, 8
+SCENARIOS, STEPS = 20, 8
 SLUGS = ["metier", "outils", "veille", "english"]  # tests/web_helpers.py seed_board
 OPTIONS: dict[str, Any] = {
     "seed": 10,

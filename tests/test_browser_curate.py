@@ -492,9 +492,11 @@ def test_a_note_typed_while_the_page_is_read_is_kept(
             if js:
                 release.set()  # the fetch ends while the note is being written
                 expect(badge).to_have_text("lue", timeout=FETCH_MS)
-                me.page.wait_for_timeout(1_000)  # what the page does next, if anything
+                me.page.wait_for_timeout(500)  # what the page does next, if anything
             else:
-                me.page.wait_for_timeout(3_000)  # longer than the refresh's 2 s
+                # The note's page never refreshes itself (the page that does holds no form).
+                expect(me.page.locator('meta[http-equiv="refresh"]')).to_have_count(0)
+                me.page.wait_for_timeout(500)
             assert note.input_value() == DRAFT
 
 
