@@ -146,10 +146,11 @@ def postgres_schema(postgres_reason: str | None) -> Iterator[EmptiedSchema | Non
                 )
             ).scalars()
             restarts = "".join(f'ALTER SEQUENCE "{name}" RESTART WITH 1;' for name in sequences)
-        # Children before their parents (the foreign keys would cascade anyway).
-        deletes = "".join(
-            f'DELETE FROM "{table.name}";' for table in reversed(SQLModel.metadata.sorted_tables)
-        )
+        # Children before their parents; the trash last: its entries cannot go while rows they
+        # mark remain (collection and trash name each other, which the sort leaves out).
+        order = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
+        order = [name for name in order if name != "trash"] + ["trash"]
+        deletes = "".join(f'DELETE FROM "{name}";' for name in order)
         yield EmptiedSchema(url, engine, deletes + restarts)
         engine.dispose()
 

@@ -147,7 +147,9 @@ def test_only_an_admin_manages_curators(session: Session, hasher: PasswordHasher
         accounts.remove(session, editor, "sam")
     with pytest.raises(Forbidden):
         accounts.set_password(session, editor, "sam", OTHER, hasher)
-    accounts.set_password(session, editor, "ed", OTHER, hasher)  # one's own: yes
+    with pytest.raises(Forbidden, match="current password"):  # one's own: with the current one
+        accounts.set_password(session, editor, "ed", OTHER, hasher)
+    accounts.set_password(session, editor, "ed", OTHER, hasher, current=PASSWORD)
     assert [v.name for v in accounts.views(session, editor)] == ["ed"]
     assert [v.name for v in accounts.views(session, SYSTEM)] == ["ed", "sam"]
 

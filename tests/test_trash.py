@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from aggregator import store
 from aggregator.curate import boards, pearls, trash
 from aggregator.curate.access import SYSTEM
-from aggregator.errors import Forbidden, NotFound
+from aggregator.errors import Conflict, Forbidden, NotFound
 from aggregator.store.db import session_scope
 from aggregator.store.models import Article, Collection, Pearl, PearlTag, Trash
 from aggregator.store.tree import ADMIN, VISITOR, Reader, Tree
@@ -297,3 +297,29 @@ def test_an_editor_sees_and_handles_only_the_trash_of_what_they_curate_S07(
     trash.restore(session, camille, own_sub.id or 0)
     assert children(session, "outils") == ["veille"]
     assert {e.id for e in trash.entries(session, SYSTEM)} >= {other.id, top.id}
+
+
+def test_nothing_comes_back_under_a_collection_in_the_trash_and_a_purge_resurrects_nothing(
+    session: Session,
+) -> None:
+    """SECURITY S13 (found in review): a -> c -> g; g deleted, then c. Restoring g into c,
+    which is in the trash, is refused; a deleted, then c purged: a stays in the trash, and
+    what was under c goes with it."""
+    for slug, parent in (("first", None), ("a", None), ("last", None), ("c", "a"), ("g", "c")):
+        make(session, slug, parent)
+    g_entry = trash.delete_collection(session, SYSTEM, "g")
+    c_entry = trash.delete_collection(session, SYSTEM, "c")
+    with pytest.raises(Conflict, match="restore it first"):
+        trash.restore(session, SYSTEM, g_entry.id or 0)
+    a_entry = trash.delete_collection(session, SYSTEM, "a")
+    trash.purge(session, SYSTEM, c_entry.id or 0)
+    session.commit()
+    assert [c.slug for c in store.list_collections(session, ADMIN)] == ["first", "last"]
+    assert [(c.slug, c.position) for c in store.list_collections(session)] == [
+        ("first", 0),
+        ("last", 1),
+    ]
+    assert {e.id for e in trash.entries(session, SYSTEM)} == {a_entry.id}
+    trash.restore(session, SYSTEM, a_entry.id or 0)
+    session.commit()
+    assert [c.slug for c in store.list_collections(session)] == ["first", "a", "last"]

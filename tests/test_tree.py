@@ -316,9 +316,12 @@ def test_an_article_names_only_the_collections_the_reader_finds_listed_S15(
         "ouvert",
         "sous-secret",
     ]
-    # In an unlisted collection only: it opens by link, and names no collection.
-    unlisted = store.article_view(session, world.articles["discret"].id or 0)
-    assert unlisted.collections == []
+    # In an unlisted collection only: it opens from that board's link (never by trying ids),
+    # and names no collection.
+    discret = world.articles["discret"].id or 0
+    with pytest.raises(NotFound):
+        store.article_view(session, discret)
+    assert store.article_view(session, discret, via="discret").collections == []
 
 
 def test_an_article_in_a_private_collection_opens_for_its_editor_and_the_admin(

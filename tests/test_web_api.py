@@ -49,6 +49,7 @@ def test_collections_are_listed_with_parents_and_counts(
         "parent": None,
         "position": 0,
         "visibility": "public",
+        "own_visibility": "public",
         "pearl_count": 4,
     }
     assert by_slug["outils"]["parent"] == "metier" and by_slug["outils"]["pearl_count"] == 2
@@ -60,7 +61,10 @@ def test_board_json_and_page_show_the_same_cards_in_the_same_order(
 ) -> None:
     data = client.get("/api/collections/metier").json()
     html = client.get("/c/metier").text
-    page_ids = [int(i) for i in re.findall(r'class="card__title"[^>]*>\s*<a href="/a/(\d+)"', html)]
+    page_ids = [
+        int(i)
+        for i in re.findall(r'class="card__title"[^>]*>\s*<a href="/a/(\d+)(?:\?c=[^"]*)?"', html)
+    ]
     assert [c["article_id"] for c in data["cards"]] == page_ids
     assert page_ids == [articles[k].id for k in ("ok", "en", "failed", "pending")]
     for card in data["cards"]:

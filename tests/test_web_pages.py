@@ -44,7 +44,10 @@ def parse(html: str) -> Links:
 
 def reader_ids(html: str) -> list[int]:
     """Article ids in the order the board's card titles link to them."""
-    return [int(m) for m in re.findall(r'class="card__title"[^>]*>\s*<a href="/a/(\d+)"', html)]
+    return [
+        int(m)
+        for m in re.findall(r'class="card__title"[^>]*>\s*<a href="/a/(\d+)(?:\?c=[^"]*)?"', html)
+    ]
 
 
 # --- index and board -------------------------------------------------------------------------
@@ -253,6 +256,7 @@ def test_collection_tree_survives_cycles_and_orphans() -> None:
             parent=parent,
             position=0,
             visibility="public",
+            own_visibility="public",
             pearl_count=0,
         )
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from aggregator import store
@@ -72,7 +73,11 @@ def board(
 
 @router.get("/a/{article_id}", name="reader")
 def reader(
-    article_id: ArticleId, request: Request, session: SessionDep, templates: TemplatesDep
+    article_id: ArticleId,
+    request: Request,
+    session: SessionDep,
+    templates: TemplatesDep,
+    c: Annotated[str | None, Query(max_length=120)] = None,
 ) -> HTMLResponse:
-    article = store.article_view(session, article_id)
+    article = store.article_view(session, article_id, via=c)
     return templates.TemplateResponse(request, "reader.html", {"article": article})

@@ -159,9 +159,11 @@ def board_path(slug: str) -> str:
     return "/c/" + quote(slug, safe="")
 
 
-def article_path(article_id: int) -> str:
-    """The path of an article's reader page."""
-    return f"/a/{int(article_id)}"
+def article_path(article_id: int, via: str | None = None) -> str:
+    """The path of an article's reader page, from the board `via` (an article held only by
+    unlisted collections opens from their boards)."""
+    path = f"/a/{int(article_id)}"
+    return f"{path}?c={quote(via, safe='')}" if via else path
 
 
 def make_templates() -> Jinja2Templates:

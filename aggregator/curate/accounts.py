@@ -27,7 +27,7 @@ from aggregator.store.curators import (
     CuratorSession,
     Role,
 )
-from aggregator.store.db import is_postgres
+from aggregator.store.db import insert, is_postgres
 from aggregator.store.models import Collection, utcnow
 from aggregator.store.tree import Tree
 
@@ -71,7 +71,7 @@ def check_password(password: object) -> str:
 
 
 def check_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME.fullmatch(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name.strip(".") == "":
         raise InvalidInput(
             "a curator's name is 1 to 64 ASCII letters, digits, dots, dashes, @ or underscores",
             code="invalid_name",
@@ -85,8 +85,9 @@ def any_curator(session: Session) -> bool:
 
 
 def find(session: Session, name: str) -> Curator | None:
-    """The curator `name` (case-insensitive), or None."""
-    if not isinstance(name, str) or len(name) > 64:
+    """The curator `name` (case-insensitive), or None (a name no curator can have, with a NUL
+    or an unknown character, is looked up nowhere)."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or name.strip(".") == "":
         return None
     return session.exec(select(Curator).where(Curator.key == name.casefold())).first()
 
@@ -112,11 +113,22 @@ def create(
     role = _role(role)
     if find(session, name) is not None:
         raise Conflict(f"the curator {name!r} already exists", code="name_taken")
-    curator = Curator(
-        name=name, key=name.casefold(), role=role, password_hash=password_hasher.hash(password)
+    # One insert that a concurrent one cannot make fail: the loser is told the name is taken.
+    stmt = insert(session)(Curator).values(
+        name=name,
+        key=name.casefold(),
+        role=role,
+        password_hash=password_hasher.hash(password),
+        password_changed_at=utcnow(),
+        created_at=utcnow(),
     )
-    session.add(curator)
-    session.flush()
+    made = session.execute(
+        stmt.on_conflict_do_nothing(index_elements=["key"]).returning(col(Curator.id))
+    ).first()
+    if made is None:
+        raise Conflict(f"the curator {name!r} already exists", code="name_taken")
+    curator = session.get(Curator, made[0])
+    assert curator is not None
     return curator
 
 
@@ -174,13 +186,24 @@ def set_role(session: Session, actor: Actor, name: str, role: str) -> Curator:
 
 
 def set_password(
-    session: Session, actor: Actor, name: str, password: str, password_hasher: PasswordHasher
+    session: Session,
+    actor: Actor,
+    name: str,
+    password: str,
+    password_hasher: PasswordHasher,
+    *,
+    current: str | None = None,
 ) -> Curator:
-    """A new password (an admin for anyone, a curator for themselves); every session of the
-    curator ends with the old password."""
+    """A new password (an admin for anyone, a curator for themselves, given the `current`
+    one: an API token or an open session alone is not enough to take the account); every
+    session of the curator ends with the old password."""
     curator = get(session, name)
-    if not actor.is_admin and actor.curator_id != curator.id:
+    own = actor.curator_id is not None and actor.curator_id == curator.id
+    if not actor.is_admin and not own:
         raise Forbidden("only an admin may change another curator's password")
+    check_password(password)
+    if own and not verify(curator, current or "", password_hasher):
+        raise Forbidden("the current password is not the right one", code="wrong_password")
     curator.password_hash = password_hasher.hash(check_password(password))
     curator.password_changed_at = utcnow()
     session.add(curator)
@@ -228,17 +251,16 @@ def grant(session: Session, actor: Actor, name: str, slug: str) -> None:
     require_admin(actor)
     curator = get(session, name)
     node = curatable(Tree.load(session), actor, slug)
-    exists = session.get(CollectionEditor, (node.id, curator.id))
-    if exists is None:
-        session.add(CollectionEditor(collection_id=node.id, curator_id=curator.id or 0))
-        session.flush()
+    stmt = insert(session)(CollectionEditor).values(collection_id=node.id, curator_id=curator.id)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["collection_id", "curator_id"]))
+    session.flush()
 
 
 def ungrant(session: Session, actor: Actor, name: str, slug: str) -> None:
     """Take a collection back from an editor; admins only."""
     require_admin(actor)
     curator = get(session, name)
-    collection = session.exec(select(Collection).where(Collection.slug == slug)).first()
+    collection = Tree.load(session).by_slug.get(slug)  # never a query with what was sent
     if collection is None:
         raise NotFound(f"no collection {slug!r}")
     row = session.get(CollectionEditor, (collection.id, curator.id))

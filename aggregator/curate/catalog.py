@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from aggregator import store
+from aggregator.curate import boards
+from aggregator.curate.access import SYSTEM
 from aggregator.errors import CatalogError, InvalidURL, NotFound
 from aggregator.fetch.captures import Capture, read_captures
 from aggregator.fetch.urls import dedup_key, normalize
@@ -115,7 +117,8 @@ def load_dir(directory: Path) -> list[CollectionFile]:
             visit(by_slug[f.parent], (*trail, f.slug))
         ordered.append(f)
 
-    for f in files:
+    # Siblings in the order of their `position`; parents always before their children.
+    for f in sorted(files, key=lambda f: f.position):
         visit(f, ())
     return ordered
 
@@ -144,9 +147,14 @@ def sync(engine: Engine, files: list[CollectionFile]) -> list[tuple[int, str]]:
         for f in files:
             try:
                 collection = store.get_collection(session, f.slug)
-            except NotFound:
-                collection = store.upsert_collection(
-                    session, f.slug, f.title, f.description, f.parent, f.position
+            except NotFound:  # new: last among its siblings, under the tree's lock
+                collection = boards.create(
+                    session,
+                    SYSTEM,
+                    f.title,
+                    slug=f.slug,
+                    description=f.description,
+                    parent=f.parent,
                 )
             for pearl in f.pearls:
                 # The article the URL stands for, found by its duplicate keys too (U42).

@@ -162,10 +162,14 @@ def view(session: Session, actor: Actor, pearl_id: int) -> PearlView:
 
 
 def readable(session: Session, reader: Reader, pearl_id: int) -> tuple[Pearl, Tree]:
-    """The live pearl `pearl_id` if `reader` may open its collection; NotFound otherwise."""
+    """The live pearl `pearl_id` if `reader` finds its collection listed (a visitor: a public
+    one; pearl ids are easy to try, and the pearl names its collection, so one of an unlisted
+    collection is not told); NotFound otherwise."""
     pearl = session.get(Pearl, pearl_id)
     tree = Tree.load(session)
-    if pearl is None or pearl.trash_id is not None or not tree.can_see(reader, pearl.collection_id):
+    if pearl is None or pearl.trash_id is not None:
+        raise NotFound(f"no pearl {pearl_id}")
+    if not tree.is_listed(reader, pearl.collection_id):
         raise NotFound(f"no pearl {pearl_id}")
     return pearl, tree
 

@@ -23,10 +23,19 @@ from aggregator.store.models import UTCDateTime
 
 def keys(name: str, address: str | None) -> dict[str, str]:
     """The counters a sign-in attempt touches: its account, and its address when known."""
-    found = {"account": f"account:{name.casefold()[:150]}"}
+    found = {"account": f"account:{_plain(name.casefold())}"}
     if address:
-        found["address"] = f"address:{address[:150]}"
+        found["address"] = f"address:{_plain(address)}"
     return found
+
+
+def _plain(text: str) -> str:
+    """A key part both databases store: printable, at most 150 characters."""
+    return (
+        "".join(c if c.isprintable() else "?" for c in text[:150])
+        .encode("utf-8", "replace")
+        .decode("utf-8")
+    )
 
 
 def check(

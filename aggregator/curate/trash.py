@@ -16,7 +16,7 @@ from sqlmodel import Session, col, delete, select, update
 from aggregator.curate.access import Actor, curatable, require_admin
 from aggregator.curate.locks import locked_pearl, locked_tree
 from aggregator.curate.positions import live_order, renumber_collections, renumber_pearls
-from aggregator.errors import Forbidden, NotFound
+from aggregator.errors import Conflict, Forbidden, NotFound
 from aggregator.store import lock_collection
 from aggregator.store.curators import Curator
 from aggregator.store.models import Article, Collection, Pearl, Trash, TrashKind
@@ -53,7 +53,7 @@ def delete_collection(session: Session, actor: Actor, slug: str) -> Trash:
     _check_place(tree, actor, parent)
     entry = Trash(
         kind=TrashKind.COLLECTION.value,
-        label=node.title,
+        label=node.title[:500],
         collection_id=parent,
         position=node.position,
         deleted_by=actor.curator_id,
@@ -72,7 +72,7 @@ def delete_pearl(session: Session, actor: Actor, pearl_id: int) -> Trash:
     article = session.get(Article, pearl.article_id)
     entry = Trash(
         kind=TrashKind.PEARL.value,
-        label=(article.title or article.url) if article else f"pearl {pearl_id}",
+        label=((article.title or article.url) if article else f"pearl {pearl_id}")[:500],
         collection_id=pearl.collection_id,
         position=pearl.position,
         deleted_by=actor.curator_id,
@@ -102,11 +102,20 @@ def _may_see(tree: Tree, actor: Actor, entry: Trash) -> bool:
 
 
 def restore(session: Session, actor: Actor, trash_id: int) -> Trash:
-    """Bring every row of the entry back, in its old place when that is still free."""
-    locked_tree(session)  # what comes back may change the tree's shape
+    """Bring every row of the entry back, in its old place when that is still free. Conflict
+    when that place is itself in the trash: a live row never sits under a trashed one (a purge
+    of that place would otherwise take it along), so the place comes back first."""
+    found = session.get(Trash, trash_id)
+    if found is not None and found.kind == TrashKind.COLLECTION.value:
+        locked_tree(session)  # a collection coming back changes the tree's shape
     entry, tree = _entry(session, actor, trash_id)
     place = entry.collection_id if entry.collection_id in tree.nodes else None
     _check_place(tree, actor, place)
+    if place is not None and not tree.is_live(place):
+        raise Conflict(
+            f"{tree.nodes[place].title!r}, where this was, is in the trash: restore it first",
+            code="place_in_trash",
+        )
     lock_collection(session, place)
     if entry.kind == TrashKind.PEARL.value:
         pearl = session.exec(select(Pearl).where(Pearl.trash_id == entry.id)).first()
@@ -147,9 +156,10 @@ def purge(session: Session, actor: Actor, trash_id: int) -> None:
         return
     # The entry's collections, and everything under them deleted on its own before (a pearl
     # or a sub-collection with its own trash entry): those entries go too, none is left that
-    # would restore nothing.
+    # would restore nothing; an entry with rows outside this subtree stays.
     marked = [n.id for n in tree.nodes.values() if n.trash_id == entry.id]
     ids = sorted({n.id for root in marked for n in tree.subtree(root)})
+    inside = set(ids)
     nested = set(
         session.exec(
             select(Pearl.trash_id).where(
@@ -158,6 +168,12 @@ def purge(session: Session, actor: Actor, trash_id: int) -> None:
         ).all()
     )
     nested |= {tree.nodes[i].trash_id for i in ids if tree.nodes[i].trash_id is not None}
+    nested.discard(entry.id)
+    for other in list(nested):
+        rows = {n.id for n in tree.nodes.values() if n.trash_id == other}
+        places = set(session.exec(select(Pearl.collection_id).where(Pearl.trash_id == other)).all())
+        if not rows <= inside or not places <= inside:
+            nested.discard(other)
     session.exec(delete(Pearl).where(col(Pearl.collection_id).in_(ids)))
     session.exec(delete(Collection).where(col(Collection.id).in_(ids)))
     entries = {i for i in nested if i is not None} | {entry.id}

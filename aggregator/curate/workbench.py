@@ -27,7 +27,7 @@ def rows(session: Session, actor: Actor) -> list[Row]:
     """The live collections `actor` curates, parents first, siblings in curated order."""
     tree = Tree.load(session)
     nodes = [n for n in tree.walk() if tree.is_live(n.id) and tree.may_curate(actor.reader, n.id)]
-    summaries = boards.summaries(session, tree, nodes)
+    summaries = boards.summaries(session, tree, nodes, actor.reader)
     return [
         Row(id=node.id, depth=len(tree.ancestors(node.id)), collection=summary)
         for node, summary in zip(nodes, summaries, strict=True)

@@ -69,9 +69,12 @@ def normalize(raw: str) -> str:
         ],
         doseq=True,
     )
-    return urlunsplit(
+    result = urlunsplit(
         SplitResult(scheme, netloc, remove_dot_segments(parts.path) or "/", query, "")
     )
+    if len(result) > MAX_URL_LENGTH:  # re-escaping the query can lengthen it past the cap
+        raise InvalidURL(f"URL longer than {MAX_URL_LENGTH} characters once normalised")
+    return result
 
 
 def remove_dot_segments(path: str) -> str:

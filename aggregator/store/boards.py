@@ -36,8 +36,12 @@ def _counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
     return {collection_id: n for collection_id, n in rows}
 
 
-def summaries(session: Session, tree: Tree, nodes: Sequence[Node]) -> list[CollectionSummary]:
-    """The read model of each of `nodes`, with their pearl counts (one query)."""
+def summaries(
+    session: Session, tree: Tree, nodes: Sequence[Node], reader: Reader = VISITOR
+) -> list[CollectionSummary]:
+    """The read model of each of `nodes`, with their pearl counts (one query). `parent` names
+    the parent only when `reader` finds it listed (nothing above an unlisted or private one
+    is told)."""
     if not nodes:
         return []
     ids = [n.id for n in nodes]
@@ -45,6 +49,8 @@ def summaries(session: Session, tree: Tree, nodes: Sequence[Node]) -> list[Colle
     result = []
     for node in nodes:
         parent = tree.nodes.get(node.parent_id) if node.parent_id is not None else None
+        if parent is not None and not tree.is_listed(reader, parent.id):
+            parent = None
         description = node.description or ""
         result.append(
             CollectionSummary(
@@ -55,6 +61,7 @@ def summaries(session: Session, tree: Tree, nodes: Sequence[Node]) -> list[Colle
                 parent=parent.slug if parent is not None else None,
                 position=node.position,
                 visibility=tree.effective_visibility(node.id),
+                own_visibility=node.visibility,
                 pearl_count=counts.get(node.id, 0),
             )
         )
@@ -64,7 +71,7 @@ def summaries(session: Session, tree: Tree, nodes: Sequence[Node]) -> list[Colle
 def list_collections(session: Session, reader: Reader = VISITOR) -> list[CollectionSummary]:
     """The collections `reader` finds listed, parents before their children, in curated order."""
     tree = Tree.load(session)
-    return summaries(session, tree, tree.listed(reader))
+    return summaries(session, tree, tree.listed(reader), reader)
 
 
 def visible_node(session: Session, slug: str, reader: Reader = VISITOR) -> tuple[Tree, Node]:
@@ -114,7 +121,7 @@ def board(
     # private one, or a visitor on an unlisted board, learns nothing of what is above.
     ancestors = [a for a in tree.ancestors(node.id) if tree.is_listed(reader, a.id)]
     children = [c for c in tree.children(node.id) if tree.is_listed(reader, c.id)]
-    own, *rest = summaries(session, tree, [node, *ancestors, *children])
+    own, *rest = summaries(session, tree, [node, *ancestors, *children], reader)
     return Board(
         collection=own,
         breadcrumbs=rest[: len(ancestors)],
@@ -210,11 +217,15 @@ def error_code(reason: str | None) -> str | None:
     return code or None
 
 
-def article_view(session: Session, article_id: int, reader: Reader = VISITOR) -> ArticleView:
+def article_view(
+    session: Session, article_id: int, reader: Reader = VISITOR, via: str | None = None
+) -> ArticleView:
     """The reader page's data for one article, with the listed collections that hold it.
 
-    NotFound unless a live pearl places it in a collection `reader` may open (an article only
-    in private collections, or only in the trash, is not there for visitors)."""
+    NotFound unless a live pearl places it in a collection `reader` finds listed, or in the
+    collection `via` (the board the reader came from) when `reader` may open it: an article
+    only in unlisted collections opens from their boards' links, never by trying ids; one
+    only in private collections, or only in the trash, is not there for visitors."""
     article = session.get(Article, article_id)
     if article is None:
         raise NotFound(f"no article {article_id}")
@@ -225,7 +236,11 @@ def article_view(session: Session, article_id: int, reader: Reader = VISITOR) ->
         )
     ).all()
     open_to_reader = [c for c in holders if tree.can_see(reader, c)]
-    if not open_to_reader and not reader.everything:
+    came_from = tree.by_slug.get(via) if via else None
+    reachable = any(tree.is_listed(reader, c) for c in open_to_reader) or (
+        came_from is not None and came_from.id in open_to_reader
+    )
+    if not reachable and not reader.everything:
         raise NotFound(f"no article {article_id}")
     return ArticleView(
         id=article_id,
@@ -248,5 +263,5 @@ def article_view(session: Session, article_id: int, reader: Reader = VISITOR) ->
         source_status=SourceStatus(article.source_status),
         source_checked_at=article.source_checked_at,
         source_error=error_code(article.source_error),
-        collections=summaries(session, tree, tree.listed(reader, open_to_reader)),
+        collections=summaries(session, tree, tree.listed(reader, open_to_reader), reader),
     )

@@ -110,13 +110,14 @@ class Collection(SQLModel, table=True):
         sa_column=Column(String(16), nullable=False, server_default=Visibility.PUBLIC.value),
     )
     # Set while the collection is in the trash, with its whole subtree (the same trash entry).
-    # trash and collection name each other: this key is added after both tables exist.
+    # trash and collection name each other: this key is added after both tables exist. An
+    # entry cannot go while rows it marks remain (RESTRICT): nothing comes back by accident.
     trash_id: int | None = Field(
         default=None,
         sa_column=Column(
             Integer,
             ForeignKey(
-                "trash.id", ondelete="SET NULL", use_alter=True, name="fk_collection_trash_id"
+                "trash.id", ondelete="RESTRICT", use_alter=True, name="fk_collection_trash_id"
             ),
             index=True,
         ),
@@ -192,7 +193,11 @@ class Pearl(SQLModel, table=True):
     updated_at: dt.datetime | None = Field(default=None, sa_column=_ts())
     trash_id: int | None = Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey("trash.id", ondelete="SET NULL"), index=True),
+        sa_column=Column(
+            Integer,
+            ForeignKey("trash.id", ondelete="RESTRICT", name="fk_pearl_trash_id"),
+            index=True,
+        ),
     )
 
 

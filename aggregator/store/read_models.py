@@ -35,9 +35,13 @@ class CollectionSummary(_ReadModel):
     )
     position: int = Field(description="Place among its siblings, from 0, in curated order.")
     visibility: str = Field(
-        description="`public` (listed), `unlisted` (open to whoever has the link, never "
-        "listed) or `private` (curators only). The strictest of the collection's and its "
-        "ancestors' applies."
+        description="Who sees it: `public` (listed), `unlisted` (open to whoever has the link, "
+        "never listed) or `private` (curators only); the strictest of the collection's own "
+        "and its ancestors'."
+    )
+    own_visibility: str = Field(
+        description="The visibility set on the collection itself (what an update sends); "
+        "`visibility` may be stricter, from an ancestor."
     )
     pearl_count: int = Field(description="Number of pearls in the collection itself (count).")
 

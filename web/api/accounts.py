@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from aggregator.curate import accounts, tokens
+from aggregator.curate import accounts, throttle, tokens
 from aggregator.curate.access import Actor
-from aggregator.errors import NotFound, PreconditionFailed
+from aggregator.errors import Forbidden, NotFound, PreconditionFailed
 from aggregator.store.db import session_scope
-from web.api.errors import UPDATE_ERRORS, WRITE_ERRORS
+from aggregator.store.models import utcnow
+from web.api.errors import THROTTLED, UPDATE_ERRORS, WRITE_ERRORS
 from web.api.schemas import (
     CuratorCreate,
     CuratorInfo,
@@ -113,7 +114,10 @@ def get_curator(
 
 
 @router.patch(
-    "/curators/{name}", response_model=CuratorInfo, tags=["curators"], responses=UPDATE_ERRORS
+    "/curators/{name}",
+    response_model=CuratorInfo,
+    tags=["curators"],
+    responses={**UPDATE_ERRORS, 429: THROTTLED},
 )
 def update_curator(
     name: CuratorName,
@@ -124,18 +128,37 @@ def update_curator(
     settings: SettingsDep,
 ) -> Response:
     """Change a curator's role (admins only; never the last admin's) or password (an admin,
-    or the curator themselves: every session of theirs ends). `If-Match` must name the ETag
-    of `GET /api/curators/{name}`: 412 if the account changed since, 428 without it."""
+    or the curator themselves with `current_password`: every session of theirs ends; tried
+    like a sign-in, 429 past the limit). `If-Match` must name the ETag of `GET
+    /api/curators/{name}`: 412 if the account changed since, 428 without it."""
     expected = required_if_match(request)
-    with session_scope(engine) as session:
-        accounts.lock(session, name)
-        if expected is not None and tag_of(_one(session, actor, name)) != expected:
-            raise PreconditionFailed(f"the curator {name!r} changed since it was read")
-        if body.role is not None:
-            accounts.set_role(session, actor, name, body.role)
-        if body.password is not None:
-            accounts.set_password(session, actor, name, body.password, accounts.hasher(settings))
-        view = _one(session, actor, name)
+    address = request.client.host if request.client else None
+    try:
+        with session_scope(engine) as session:
+            _one(session, actor, name)  # 404 first for a curator the token may not see
+            curator = accounts.lock(session, name)
+            if expected is not None and tag_of(_one(session, actor, name)) != expected:
+                raise PreconditionFailed(f"the curator {name!r} changed since it was read")
+            own = curator.id == actor.curator_id
+            if body.password is not None and own:  # tried like a sign-in (SECURITY S02)
+                throttle.check(session, curator.name, address, utcnow(), settings)
+            if body.role is not None:
+                accounts.set_role(session, actor, name, body.role)
+            if body.password is not None:
+                accounts.set_password(
+                    session,
+                    actor,
+                    name,
+                    body.password,
+                    accounts.hasher(settings),
+                    current=body.current_password,
+                )
+            view = _one(session, actor, name)
+    except Forbidden as exc:
+        if exc.code == "wrong_password":
+            with session_scope(engine) as session:
+                throttle.failed(session, name, address, utcnow(), settings)
+        raise
     return json_read(request, view)
 
 

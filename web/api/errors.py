@@ -11,6 +11,7 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
+THROTTLED = _error("Too many wrong passwords: try again after Retry-After seconds.")
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error("The token sent is malformed, unknown or revoked (reads need none)."),
     404: _error("No such collection, article or pearl, or not one you may open."),

@@ -58,7 +58,14 @@ def update_pearl(
     expected = required_if_match(request)
     sent = body.model_fields_set
     with session_scope(engine) as session:
-        pearls.check_version(session, actor, pearl_id, expected)
+        # The first change compares If-Match under its own locks (a move locks both
+        # collections, in one order, before it reads anything): never a lock taken out of order.
+        if body.collection is not None:
+            pearls.move(session, actor, pearl_id, body.collection, body.position, expected)
+            expected = None
+        elif body.position is not None:
+            pearls.set_position(session, actor, pearl_id, body.position, expected)
+            expected = None
         if sent & {"note", "tags"}:
             pearls.update(
                 session,
@@ -66,11 +73,10 @@ def update_pearl(
                 pearl_id,
                 note=body.note if "note" in sent else None,
                 tags=body.tags if "tags" in sent else None,
+                expected=expected,
             )
-        if body.collection is not None:
-            pearls.move(session, actor, pearl_id, body.collection, body.position)
-        elif body.position is not None:
-            pearls.set_position(session, actor, pearl_id, body.position)
+            expected = None
+        pearls.check_version(session, actor, pearl_id, expected)  # a PATCH that changes nothing
         view = pearls.view(session, actor, pearl_id)
     return json_read(request, view)
 

@@ -110,7 +110,18 @@ def get_board(
 
 @router.get("/articles/{article_id}", response_model=ArticleView, tags=["articles"])
 def get_article(
-    article_id: ArticleId, request: Request, session: SessionDep, reader: ReaderDep
+    article_id: ArticleId,
+    request: Request,
+    session: SessionDep,
+    reader: ReaderDep,
+    collection: Annotated[
+        str | None,
+        Query(
+            max_length=120,
+            description="Slug of the board the article was read from: an article held only "
+            "by unlisted collections opens from their boards.",
+        ),
+    ] = None,
 ) -> Response:
     """One article: its attribution, its sanitised copy and the public collections holding it.
 
@@ -123,7 +134,7 @@ def get_article(
     `content_html`, captured at `fetched_at`, is still served. An article that no collection
     you may open holds answers 404.
     """
-    return json_read(request, store.article_view(session, article_id, reader))
+    return json_read(request, store.article_view(session, article_id, reader, via=collection))
 
 
 @router.get("/pearls/{pearl_id}", response_model=PearlView, tags=["pearls"])

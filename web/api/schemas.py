@@ -195,6 +195,12 @@ class CuratorUpdate(Body):
         max_length=128,
         description="A new password, 12 to 128 characters: every session of the curator ends.",
     )
+    current_password: SafeStr | None = Field(
+        default=None,
+        max_length=128,
+        description="Your current password, needed to change your own (403 `wrong_password` "
+        "otherwise; tried like a sign-in: 429 past the limit).",
+    )
 
 
 class TrashEntry(BaseModel):

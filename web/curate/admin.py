@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from aggregator.curate import accounts, tokens, trash, workbench
 from aggregator.errors import Forbidden, InvalidInput
@@ -54,7 +55,6 @@ def tokens_page(
 @router.post("/tokens")
 def create_token(
     request: Request,
-    session: SessionDep,
     who: PostedDep,
     actor: CuratorDep,
     engine: EngineDep,
@@ -66,12 +66,9 @@ def create_token(
             secret, _ = tokens.create(s, actor, accounts.get(s, who.curator.name), name)
     except PAGE_ERRORS as exc:
         return back("/curate/tokens", error=exc.code)
-    return render(
-        request,
-        "curate/tokens.html",
-        who,
-        {"tokens": tokens.views(session, actor), "new": secret},
-    )
+    with Session(engine) as after:  # the request's session reads from before the new token
+        listed = tokens.views(after, actor)
+    return render(request, "curate/tokens.html", who, {"tokens": listed, "new": secret})
 
 
 @router.post("/tokens/{token_id}/revoke")

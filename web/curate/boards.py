@@ -82,7 +82,6 @@ def _editor(
             "rows": rows,
             "actor": actor,
             "draft": draft,
-            "entries": trash.entries(session, actor),
         },
         status=status,
     )

@@ -119,7 +119,8 @@ def add_from_form(
 @router.get("/bookmarklet", name="bookmarklet")
 def bookmarklet(request: Request, who: SignedInDep, settings: SettingsDep) -> Response:
     # From the configuration, never from the request's Host (SECURITY A17).
-    origin = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    origin = settings.public_url.rstrip("/") or f"http://{host}:{settings.port}"
     return render(request, "curate/bookmarklet.html", who, {"origin": origin})
 
 

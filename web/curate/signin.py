@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from aggregator.curate import accounts, sessions
-from aggregator.errors import InvalidInput, NotSignedIn, Throttled
+from aggregator.curate import accounts, sessions, throttle
+from aggregator.errors import Forbidden, InvalidInput, NotSignedIn, Throttled
 from aggregator.store.db import session_scope
+from aggregator.store.models import utcnow
 from web.auth import (
     COOKIE,
     COOKIE_PATH,
@@ -128,16 +129,23 @@ def change_password(
     current: Annotated[str, Form(max_length=1000)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """A new password, given the current one; every session ends, this one too."""
+    """A new password, given the current one, which is throttled like a sign-in (SECURITY
+    S02); every session ends, this one too."""
     hasher = accounts.hasher(settings)
-    with session_scope(engine) as session:
-        curator = accounts.get(session, who.curator.name)
-        if not accounts.verify(curator, current, hasher):
-            return back("/curate/account", error="wrong_password")
-        try:
-            accounts.set_password(session, actor, curator.name, password, hasher)
-        except InvalidInput as exc:
-            return back("/curate/account", error=exc.code)
+    name = who.curator.name
+    address = request.client.host if request.client else None
+    try:
+        with session_scope(engine) as session:
+            throttle.check(session, name, address, utcnow(), settings)
+            accounts.set_password(session, actor, name, password, hasher, current=current)
+    except Throttled as exc:
+        return back("/curate/account", error=exc.code)
+    except Forbidden as exc:
+        with session_scope(engine) as session:
+            throttle.failed(session, name, address, utcnow(), settings)
+        return back("/curate/account", error=exc.code)
+    except InvalidInput as exc:
+        return back("/curate/account", error=exc.code)
     response = back("/curate/signin", done="password_changed")
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response

@@ -126,14 +126,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_collection_trash_id', ['trash_id'], unique=False)
         batch_op.create_foreign_key(
-            'fk_collection_trash_id', 'trash', ['trash_id'], ['id'], ondelete='SET NULL'
+            'fk_collection_trash_id', 'trash', ['trash_id'], ['id'], ondelete='RESTRICT'
         )
     with op.batch_alter_table('pearl', schema=None) as batch_op:
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('trash_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_pearl_trash_id', ['trash_id'], unique=False)
         batch_op.create_foreign_key(
-            'fk_pearl_trash_id', 'trash', ['trash_id'], ['id'], ondelete='SET NULL'
+            'fk_pearl_trash_id', 'trash', ['trash_id'], ['id'], ondelete='RESTRICT'
         )
     with op.batch_alter_table('article', schema=None) as batch_op:
         batch_op.add_column(sa.Column('url_key', sa.String(length=2048), nullable=True))
