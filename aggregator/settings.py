@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     signin_window: float = 900.0
     signin_account_limit: int = 10
     signin_address_limit: int = 50
+    # The write API's rate limit: at most this many writes per curator per minute, counted
+    # by each server process (web/ratelimit.py); 0 for none.
+    api_writes_per_minute: int = 120
     # The board's public address when it is served behind https (a proxy): session cookies
     # are then Secure. Absolute URLs the board writes come from here, never from the request.
     public_url: str = ""

@@ -112,7 +112,7 @@ def test_the_web_answers_503_with_retry_after_when_the_database_is_busy(
     engine, _release = locked
     from web.api import read
 
-    def busy_write(*_args: object) -> object:
+    def busy_write(*_args: object, **_kwargs: object) -> object:
         with session_scope(engine) as session:  # a write meeting the held lock
             return store.get_or_create_article(session, URL)
 

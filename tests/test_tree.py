@@ -404,6 +404,11 @@ BAD_CURSORS = [
     _b64(b'["1",2]'),
     _b64(b"[2147483648,1]"),
     _b64(b"null"),
+    _b64(b'["board",-1,2]'),
+    _b64(b'["board",1.5,2]'),
+    _b64(b'["board",1,2,3]'),
+    _b64(b'["board",4611686018427387904,1]'),
+    _b64(b'["articles",1,2]'),  # another list's cursor
 ]
 
 

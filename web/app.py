@@ -7,15 +7,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine
 from web import api, curate, errors, openapi, pages
+from web.compression import PageCompression
 from web.cors import ApiReadCors
 from web.head import HeadAsGetMiddleware
 from web.limits import BodyLimitMiddleware
+from web.ratelimit import RateLimitHeaders, WriteLimiter
 from web.security import DOCS_ASSETS, SecurityHeadersMiddleware
 from web.templating import make_templates
 
@@ -41,6 +44,21 @@ in one body takes its last value.
 Errors are always `{"error": {"code": "...", "message": "..."}}` with a stable `code`.
 """
 
+TAGS = [
+    {"name": "collections", "description": "The tree of collections, and each one as a board."},
+    {"name": "articles", "description": "Every pearl of the board, and each article's copy."},
+    {"name": "pearls", "description": "An article placed in a collection, with a note and tags."},
+    {"name": "trash", "description": "What was deleted, until it is restored or purged."},
+    {"name": "curators", "description": "Accounts: admins, and editors given collections."},
+    {"name": "tokens", "description": "API tokens, shown once and stored as hashes."},
+]
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's operationId is its function's name (`get_board`, `create_pearl`): what a
+    generated client names its functions, so it reads like a hand-written one."""
+    return route.name
+
 
 def create_app(settings: Settings) -> FastAPI:
     """The web application for `settings`; the database engine lives as long as the app."""
@@ -65,14 +83,20 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.4.0",
         lifespan=lifespan,
         redoc_url=None,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
         # Starlette builds the trailing-slash redirect from the request's Host header; we
         # emit no absolute URL taken from the request (SECURITY.md A17).
         redirect_slashes=False,
     )
     app.state.templates = make_templates()
     app.state.settings = settings
+    per_minute = settings.api_writes_per_minute
+    app.state.write_limiter = WriteLimiter(per_minute) if per_minute > 0 else None
     app.add_middleware(ApiReadCors)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(PageCompression)  # inside HEAD-as-GET: a HEAD has the GET's headers
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # outermost: refuses before anything reads
     errors.install(app)

@@ -21,6 +21,7 @@ from aggregator.curate.access import Actor, actor_for
 from aggregator.errors import Forbidden, NotSignedIn
 from aggregator.settings import Settings
 from aggregator.store.tree import VISITOR, Reader
+from web import ratelimit
 from web.deps import SessionDep
 
 COOKIE = "perles_session"
@@ -66,9 +67,18 @@ def token_actor(
 OptionalActor = Annotated[Actor | None, Depends(token_actor)]
 
 
-def required_actor(actor: OptionalActor) -> Actor:
+def required_actor(request: Request, actor: OptionalActor) -> Actor:
+    """The token's curator; a write is also counted against their rate limit (429 past it)."""
     if actor is None:
         raise NotSignedIn("this operation needs an API token", code="token_required")
+    limiter: ratelimit.WriteLimiter | None = request.app.state.write_limiter
+    if limiter is not None and request.method not in ("GET", "HEAD"):
+        try:
+            standing = limiter.take(actor.curator_id)
+        except ratelimit.LimitReached as exc:
+            ratelimit.record(request.scope, exc.standing)
+            raise
+        ratelimit.record(request.scope, standing)
     return actor
 
 

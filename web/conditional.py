@@ -19,9 +19,24 @@ from pydantic import BaseModel
 
 from aggregator.errors import PreconditionRequired
 from aggregator.store.read_models import etag
+from web import compression
 
 # Clients may keep a copy, but must ask again (with If-None-Match) before using it.
 CACHE_CONTROL = "no-cache"
+# The entity tag of a gzip-compressed answer is the plain one with this before its closing
+# quote (web/compression.py); both name the same version of the resource.
+GZIP_SUFFIX = "-gzip"
+
+
+def with_suffix(tag: str) -> str:
+    """`"abc"` -> `"abc-gzip"`: the tag of the compressed representation."""
+    return f'{tag[:-1]}{GZIP_SUFFIX}"'
+
+
+def plain(tag: str) -> str:
+    """The version a tag names, whichever representation it came with."""
+    suffixed = f'{GZIP_SUFFIX}"'
+    return tag[: -len(suffixed)] + '"' if tag.endswith(suffixed) else tag
 
 
 def tag_of(value: BaseModel | Sequence[BaseModel]) -> str:
@@ -41,7 +56,7 @@ def _names(header: str | None, tag: str) -> bool:
         return False
     if header.strip() == "*":
         return True
-    return tag in {part.strip().removeprefix("W/") for part in header.split(",")}
+    return tag in {plain(part.strip().removeprefix("W/")) for part in header.split(",")}
 
 
 def json_read(
@@ -51,17 +66,25 @@ def json_read(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """`value` as JSON with its ETag, or 304 when the client's copy is current."""
-    tag = tag_of(value)
-    answer = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
-    if status == 200 and _names(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=answer)
+    """`value` as JSON with its ETag, or 304 when the client's copy is current. A read's JSON
+    from MINIMUM_SIZE on is gzip-compressed when the client accepts it; that representation's
+    tag is the plain one with GZIP_SUFFIX, and either names the same version."""
     payload: Any = (
         value.model_dump(mode="json")
         if isinstance(value, BaseModel)
         else [item.model_dump(mode="json") for item in value]
     )
-    return JSONResponse(payload, status_code=status, headers=answer)
+    body = bytes(JSONResponse(payload).body)
+    tag = tag_of(value)
+    answer = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
+    if request.method in ("GET", "HEAD"):
+        answer["Vary"] = "Accept-Encoding"
+        if len(body) >= compression.MINIMUM_SIZE and compression.accepts_gzip(request.headers):
+            body = compression.compress(body)
+            answer.update({"ETag": with_suffix(tag), "Content-Encoding": "gzip"})
+    if status == 200 and _names(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=answer)
+    return Response(body, status_code=status, headers=answer, media_type="application/json")
 
 
 def required_if_match(request: Request) -> str | None:
@@ -73,4 +96,4 @@ def required_if_match(request: Request) -> str | None:
             "send If-Match with the ETag of the resource as you read it",
         )
     value = header.strip()
-    return None if value == "*" else value
+    return None if value == "*" else plain(value)

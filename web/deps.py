@@ -41,7 +41,7 @@ Slug = Annotated[
         max_length=120,
         pattern=r"^[^\x00-\x1f\x7f]+$",
         description="Slug of the collection, as listed by `GET /api/collections`.",
-        examples=["community-management"],
+        examples=["community-manager"],
     ),
 ]
 PearlId = Annotated[

@@ -31,6 +31,32 @@ def _header(name: str, required: bool, description: str) -> dict[str, Any]:
     }
 
 
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Writes allowed per window (count).",
+    "RateLimit-Remaining": "Writes left in the current window (count).",
+    "RateLimit-Reset": "Seconds until the current window ends.",
+    "RateLimit-Policy": "The limit and its window in seconds, as `120;w=60`.",
+}
+
+
+def _rate_limited(responses: dict[str, Any]) -> None:
+    """A token's write: its answers tell the curator's standing; past the limit, 429."""
+    headers = {
+        name: {"description": text, "schema": {"type": "string"}}
+        for name, text in RATE_LIMIT_HEADERS.items()
+    }
+    for status, answer in responses.items():
+        if status.startswith("2"):
+            answer.setdefault("headers", {}).update(headers)
+    limited = "Too many writes: at most `RateLimit-Limit` a minute per curator."
+    if "429" in responses:
+        responses["429"]["description"] = f"{responses['429']['description']} {limited}"
+    else:
+        responses["429"] = _error(limited)
+    retry = {"description": "Seconds to wait before writing again.", "schema": {"type": "string"}}
+    responses["429"]["headers"] = {"Retry-After": retry, **headers}
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     """`document` with the conditional requests, open reads and body errors written in."""
     for path, operations in document.get("paths", {}).items():
@@ -57,6 +83,8 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                         "changed since, 428 without this header.",
                     )
                 )
+            if method != "get" and operation.get("security"):
+                _rate_limited(responses)
             if "requestBody" in operation:
                 responses.setdefault("400", _error("The body is not JSON, or not UTF-8."))
                 responses.setdefault("413", _error("The body is larger than 1 MiB."))
@@ -75,6 +103,7 @@ def install(app: FastAPI) -> None:
                     summary=app.summary,
                     description=app.description,
                     routes=app.routes,
+                    tags=app.openapi_tags,
                 )
             )
         return app.openapi_schema

@@ -70,3 +70,8 @@ def _tag_ids(session: Session, names: list[str]) -> list[int]:
         session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
         ids.append(session.exec(select(Tag.id).where(Tag.key == key)).one())
     return [i for i in ids if i is not None]
+
+
+def keys(names: Iterable[str]) -> list[str]:
+    """The keys tags are matched by (NFC, nothing invisible, case-folded): a filter's tags."""
+    return [name.casefold() for name in clean(names)]

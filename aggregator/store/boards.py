@@ -4,23 +4,19 @@ these functions; trashed rows and what the reader may not see never leave them."
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from aggregator import notes
-from aggregator.errors import InvalidInput, NotFound
+from aggregator.errors import NotFound
+from aggregator.store import cursors
 from aggregator.store.models import Article, Pearl, PearlTag, SourceStatus, Tag
 from aggregator.store.read_models import ArticleView, Board, Card, CollectionSummary
 from aggregator.store.tree import VISITOR, Node, Reader, Tree
 
 MAX_PAGE = 200  # cards per page of a board, at most
-MAX_CURSOR = 64  # characters: the cursors this module writes are far shorter
 
 
 def _counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
@@ -68,10 +64,23 @@ def summaries(
     return result
 
 
-def list_collections(session: Session, reader: Reader = VISITOR) -> list[CollectionSummary]:
-    """The collections `reader` finds listed, parents before their children, in curated order."""
-    tree = Tree.load(session)
-    return summaries(session, tree, tree.listed(reader), reader)
+def list_collections(
+    session: Session, reader: Reader = VISITOR, under: str | None = None
+) -> list[CollectionSummary]:
+    """The collections `reader` finds listed, parents before their children, in curated order;
+    with `under`, that collection (which `reader` may open) and the listed ones below it."""
+    if under is None:
+        tree = Tree.load(session)
+        return summaries(session, tree, tree.listed(reader), reader)
+    tree, root = visible_node(session, under, reader)
+    return summaries(session, tree, subtree(tree, root, reader), reader)
+
+
+def subtree(tree: Tree, root: Node, reader: Reader) -> list[Node]:
+    """`root` and the collections below it that `reader` finds listed, parents first: what a
+    board shows of itself and its sub-collections, all the way down."""
+    below = tree.listed(reader, (n.id for n in tree.subtree(root.id) if n.id != root.id))
+    return [root, *below]
 
 
 def visible_node(session: Session, slug: str, reader: Reader = VISITOR) -> tuple[Tree, Node]:
@@ -126,15 +135,15 @@ def board(
         collection=own,
         breadcrumbs=rest[: len(ancestors)],
         children=rest[len(ancestors) :],
-        cards=cards(session, rows),
+        cards=cards(session, [(p, a, node.slug) for p, a in rows]),
         next_cursor=next_cursor,
     )
 
 
-def cards(session: Session, rows: Sequence[tuple[Pearl, Article]]) -> list[Card]:
-    """The cards of (pearl, article) rows, their tags read in one query."""
-    tags = tags_of(session, [p.id for p, _ in rows if p.id is not None])
-    return [card(p, a, tags.get(p.id or 0, [])) for p, a in rows]
+def cards(session: Session, rows: Sequence[tuple[Pearl, Article, str]]) -> list[Card]:
+    """The cards of (pearl, article, collection slug) rows, their tags read in one query."""
+    tags = tags_of(session, [p.id for p, _, _ in rows if p.id is not None])
+    return [card(p, a, slug, tags.get(p.id or 0, [])) for p, a, slug in rows]
 
 
 def tags_of(session: Session, pearl_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -153,10 +162,11 @@ def tags_of(session: Session, pearl_ids: Sequence[int]) -> dict[int, list[str]]:
     return found
 
 
-def card(pearl: Pearl, article: Article, tags: list[str]) -> Card:
+def card(pearl: Pearl, article: Article, collection: str, tags: list[str]) -> Card:
     return Card(
         pearl_id=pearl.id or 0,
         article_id=article.id or 0,
+        collection=collection,
         position=pearl.position,
         title=article.title or article.url,
         url=article.final_url or article.url,
@@ -180,24 +190,14 @@ def card(pearl: Pearl, article: Article, tags: list[str]) -> Card:
 
 
 def encode_cursor(position: int, pearl_id: int) -> str:
-    raw = json.dumps([position, pearl_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode("board", position, pearl_id)
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """(position, pearl id) of the last card of the previous page; InvalidInput if `cursor`
-    is not one this API gave."""
-    if len(cursor) > MAX_CURSOR:
-        raise InvalidInput("cursor is not valid", code="invalid_cursor")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value: Any = json.loads(raw)
-    except (ValueError, binascii.Error, RecursionError):
-        raise InvalidInput("cursor is not valid", code="invalid_cursor") from None
-    ok = isinstance(value, list) and len(value) == 2
-    if not ok or not all(type(v) is int and 0 <= v < 2**31 for v in value):
-        raise InvalidInput("cursor is not valid", code="invalid_cursor")
-    return value[0], value[1]
+    is not one a board gave."""
+    position, pearl_id = cursors.decode(cursor, "board", 2)
+    return position, pearl_id
 
 
 def shown_image(image_url: str | None) -> str | None:

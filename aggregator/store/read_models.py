@@ -51,6 +51,7 @@ class Card(_ReadModel):
 
     pearl_id: int = Field(description="Identifier of the pearl (this article in this collection).")
     article_id: int = Field(description="Identifier of the article, for `/api/articles/{id}`.")
+    collection: str = Field(description="Slug of the collection that holds the pearl.")
     position: int = Field(description="Place on the board, from 0, in curated order.")
     title: str = Field(description="The article's title; its URL until it has been read.")
     url: str = Field(description="Link to the original page (after redirects), http(s).")
@@ -103,6 +104,37 @@ class Board(_ReadModel):
     next_cursor: str | None = Field(
         default=None,
         description="Pass as `cursor` to get the next page of cards; null on the last page.",
+    )
+
+
+class CardPage(_ReadModel):
+    """One page of pearls from across the board, newest first."""
+
+    cards: list[Card] = Field(description="The pearls of this page, most recently added first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class PearlLink(_ReadModel):
+    """A pearl in its compact form: what a consumer needs to list titles and links."""
+
+    pearl_id: int = Field(description="Identifier of the pearl.")
+    article_id: int = Field(description="Identifier of the article, for `/api/articles/{id}`.")
+    collection: str = Field(description="Slug of the collection that holds the pearl.")
+    title: str = Field(description="The article's title; its URL until it has been read.")
+    url: str = Field(description="Link to the original page (after redirects), http(s).")
+    added_at: dt.datetime = Field(description="When the pearl was added (RFC 3339, UTC).")
+
+
+class LinkPage(_ReadModel):
+    """One page of pearls in their compact form, newest first."""
+
+    links: list[PearlLink] = Field(
+        description="The pearls of this page, most recently added first."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
     )
 
 

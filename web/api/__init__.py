@@ -1,7 +1,8 @@
 """The JSON API under /api: reads open to all for public collections, writes behind a
 curator's bearer token.
 
-read         collections, boards, articles, pearls and their fetch status (ETag, 304, cursors)
+read         collections, boards, pearls and their fetch status (ETag, 304, cursors)
+articles     every pearl of the board (full or compact, filtered, paged), one article
 collections  create, update (If-Match), order, delete collections
 pearls       add a URL, update a pearl (If-Match), copy, delete
 trash        list, restore, purge
@@ -11,10 +12,10 @@ schemas      request bodies (only the fields a route allows), other answers, the
 
 from fastapi import APIRouter
 
-from web.api import accounts, collections, pearls, read, trash
+from web.api import accounts, articles, collections, pearls, read, trash
 
 router = APIRouter(prefix="/api")
-for part in (read, collections, pearls, trash, accounts):
+for part in (read, articles, collections, pearls, trash, accounts):
     router.include_router(part.router)
 
 __all__ = ["router"]

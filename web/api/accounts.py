@@ -35,7 +35,7 @@ def _curator(view: accounts.CuratorView) -> CuratorInfo:
     return CuratorInfo(**vars(view))
 
 
-@router.get("/me", response_model=CuratorInfo, tags=["curators"])
+@router.get("/me", response_model=CuratorInfo, tags=["curators"], summary="Who your token acts for")
 def get_me(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """The curator your token acts for: name, role, the collections an editor was given."""
     mine = [v for v in accounts.views(session, actor) if v.name == actor.name]
@@ -44,14 +44,20 @@ def get_me(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     return json_read(request, _curator(mine[0]))
 
 
-@router.get("/tokens", response_model=list[TokenInfo], tags=["tokens"])
+@router.get("/tokens", response_model=list[TokenInfo], tags=["tokens"], summary="List API tokens")
 def list_tokens(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """Your tokens (an admin's: everyone's), revoked ones included; never the tokens
     themselves."""
     return json_read(request, [_token(t) for t in tokens.views(session, actor)])
 
 
-@router.post("/tokens", status_code=201, response_model=NewToken, tags=["tokens"])
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_model=NewToken,
+    tags=["tokens"],
+    summary="Create an API token",
+)
 def create_token(
     body: TokenCreate, request: Request, engine: EngineDep, actor: ActorDep
 ) -> Response:
@@ -66,7 +72,9 @@ def create_token(
     return response
 
 
-@router.delete("/tokens/{token_id}", status_code=204, tags=["tokens"])
+@router.delete(
+    "/tokens/{token_id}", status_code=204, tags=["tokens"], summary="Revoke an API token"
+)
 def revoke_token(token_id: TokenId, engine: EngineDep, actor: ActorDep) -> Response:
     """Revoke a token (yours; an admin's: anyone's). It opens nothing from now on."""
     with session_scope(engine) as session:
@@ -74,13 +82,21 @@ def revoke_token(token_id: TokenId, engine: EngineDep, actor: ActorDep) -> Respo
     return Response(status_code=204)
 
 
-@router.get("/curators", response_model=list[CuratorInfo], tags=["curators"])
+@router.get(
+    "/curators", response_model=list[CuratorInfo], tags=["curators"], summary="List the curators"
+)
 def list_curators(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """Every curator (admins); an editor sees only themselves."""
     return json_read(request, [_curator(v) for v in accounts.views(session, actor)])
 
 
-@router.post("/curators", status_code=201, response_model=CuratorInfo, tags=["curators"])
+@router.post(
+    "/curators",
+    status_code=201,
+    response_model=CuratorInfo,
+    tags=["curators"],
+    summary="Create a curator",
+)
 def create_curator(
     body: CuratorCreate,
     request: Request,
@@ -104,7 +120,9 @@ def _one(session: Session, actor: Actor, name: str) -> CuratorInfo:
     raise NotFound(f"no curator {name!r}")
 
 
-@router.get("/curators/{name}", response_model=CuratorInfo, tags=["curators"])
+@router.get(
+    "/curators/{name}", response_model=CuratorInfo, tags=["curators"], summary="Read a curator"
+)
 def get_curator(
     name: CuratorName, request: Request, session: SessionDep, actor: ActorDep
 ) -> Response:
@@ -118,6 +136,7 @@ def get_curator(
     response_model=CuratorInfo,
     tags=["curators"],
     responses={**UPDATE_ERRORS, 429: THROTTLED},
+    summary="Change a curator's role or password",
 )
 def update_curator(
     name: CuratorName,
@@ -162,7 +181,7 @@ def update_curator(
     return json_read(request, view)
 
 
-@router.delete("/curators/{name}", status_code=204, tags=["curators"])
+@router.delete("/curators/{name}", status_code=204, tags=["curators"], summary="Remove a curator")
 def delete_curator(name: CuratorName, engine: EngineDep, actor: ActorDep) -> Response:
     """Remove a curator with their sessions and tokens (admins only; never the last admin)."""
     with session_scope(engine) as session:
@@ -170,7 +189,12 @@ def delete_curator(name: CuratorName, engine: EngineDep, actor: ActorDep) -> Res
     return Response(status_code=204)
 
 
-@router.put("/curators/{name}/collections/{slug}", status_code=204, tags=["curators"])
+@router.put(
+    "/curators/{name}/collections/{slug}",
+    status_code=204,
+    tags=["curators"],
+    summary="Give an editor a collection",
+)
 def grant_collection(name: CuratorName, slug: Slug, engine: EngineDep, actor: ActorDep) -> Response:
     """Give an editor a collection and everything nested in it (admins only)."""
     with session_scope(engine) as session:
@@ -178,8 +202,13 @@ def grant_collection(name: CuratorName, slug: Slug, engine: EngineDep, actor: Ac
     return Response(status_code=204)
 
 
-@router.delete("/curators/{name}/collections/{slug}", status_code=204, tags=["curators"])
-def ungrant_collection(
+@router.delete(
+    "/curators/{name}/collections/{slug}",
+    status_code=204,
+    tags=["curators"],
+    summary="Take a collection back from an editor",
+)
+def revoke_collection(
     name: CuratorName, slug: Slug, engine: EngineDep, actor: ActorDep
 ) -> Response:
     """Take a collection back from an editor (admins only)."""

@@ -22,7 +22,13 @@ from web.deps import EngineDep, Slug
 router = APIRouter(tags=["collections"])
 
 
-@router.post("/collections", status_code=201, response_model=Board, responses=WRITE_ERRORS)
+@router.post(
+    "/collections",
+    status_code=201,
+    response_model=Board,
+    responses=WRITE_ERRORS,
+    summary="Create a collection",
+)
 def create_collection(
     body: CollectionCreate, request: Request, engine: EngineDep, actor: ActorDep
 ) -> Response:
@@ -45,7 +51,12 @@ def create_collection(
     )
 
 
-@router.patch("/collections/{slug}", response_model=Board, responses=UPDATE_ERRORS)
+@router.patch(
+    "/collections/{slug}",
+    response_model=Board,
+    responses=UPDATE_ERRORS,
+    summary="Rename, describe, move or hide a collection",
+)
 def update_collection(
     slug: Slug, body: CollectionUpdate, request: Request, engine: EngineDep, actor: ActorDep
 ) -> Response:
@@ -78,8 +89,13 @@ def update_collection(
     return json_read(request, updated)
 
 
-@router.put("/collections/{slug}/order", response_model=Board, responses=WRITE_ERRORS)
-def order_collection(
+@router.put(
+    "/collections/{slug}/order",
+    response_model=Board,
+    responses=WRITE_ERRORS,
+    summary="Reorder a collection's pearls and sub-collections",
+)
+def order_subcollections(
     slug: Slug, body: Order, request: Request, engine: EngineDep, actor: ActorDep
 ) -> Response:
     """Put the collection's pearls (`pearls`: their ids) and/or its sub-collections
@@ -94,8 +110,15 @@ def order_collection(
     return json_read(request, ordered)
 
 
-@router.put("/collections-order", response_model=list[CollectionSummary], responses=WRITE_ERRORS)
-def order_top_level(body: Order, request: Request, engine: EngineDep, actor: ActorDep) -> Response:
+@router.put(
+    "/collections-order",
+    response_model=list[CollectionSummary],
+    responses=WRITE_ERRORS,
+    summary="Reorder the top-level collections",
+)
+def order_top_level_collections(
+    body: Order, request: Request, engine: EngineDep, actor: ActorDep
+) -> Response:
     """Put the top-level collections (`children`: every one of their slugs) in a new order;
     admins only."""
     with session_scope(engine) as session:
@@ -104,7 +127,12 @@ def order_top_level(body: Order, request: Request, engine: EngineDep, actor: Act
     return json_read(request, listed)
 
 
-@router.delete("/collections/{slug}", response_model=TrashEntry, responses=WRITE_ERRORS)
+@router.delete(
+    "/collections/{slug}",
+    response_model=TrashEntry,
+    responses=WRITE_ERRORS,
+    summary="Put a collection in the trash",
+)
 def delete_collection(slug: Slug, request: Request, engine: EngineDep, actor: ActorDep) -> Response:
     """Put the collection in the trash with everything nested in it; `POST
     /api/trash/{id}/restore` brings it all back. Answers the trash entry."""

@@ -19,7 +19,11 @@ router = APIRouter(tags=["pearls"])
 
 
 @router.post(
-    "/collections/{slug}/pearls", status_code=201, response_model=PearlView, responses=WRITE_ERRORS
+    "/collections/{slug}/pearls",
+    status_code=201,
+    response_model=PearlView,
+    responses=WRITE_ERRORS,
+    summary="Add a URL to a collection",
 )
 def create_pearl(
     slug: Slug, body: PearlCreate, request: Request, engine: EngineDep, actor: ActorDep
@@ -47,7 +51,12 @@ def create_pearl(
     )
 
 
-@router.patch("/pearls/{pearl_id}", response_model=PearlView, responses=UPDATE_ERRORS)
+@router.patch(
+    "/pearls/{pearl_id}",
+    response_model=PearlView,
+    responses=UPDATE_ERRORS,
+    summary="Edit a pearl's note and tags, or move it",
+)
 def update_pearl(
     pearl_id: PearlId, body: PearlUpdate, request: Request, engine: EngineDep, actor: ActorDep
 ) -> Response:
@@ -82,7 +91,11 @@ def update_pearl(
 
 
 @router.post(
-    "/pearls/{pearl_id}/copy", status_code=201, response_model=PearlView, responses=WRITE_ERRORS
+    "/pearls/{pearl_id}/copy",
+    status_code=201,
+    response_model=PearlView,
+    responses=WRITE_ERRORS,
+    summary="Copy a pearl into another collection",
 )
 def copy_pearl(
     pearl_id: PearlId, body: PearlCopy, request: Request, engine: EngineDep, actor: ActorDep
@@ -95,7 +108,12 @@ def copy_pearl(
     return json_read(request, view, status=201, headers={"Location": f"/api/pearls/{view.id}"})
 
 
-@router.delete("/pearls/{pearl_id}", response_model=TrashEntry, responses=WRITE_ERRORS)
+@router.delete(
+    "/pearls/{pearl_id}",
+    response_model=TrashEntry,
+    responses=WRITE_ERRORS,
+    summary="Put a pearl in the trash",
+)
 def delete_pearl(
     pearl_id: PearlId, request: Request, engine: EngineDep, actor: ActorDep
 ) -> Response:

@@ -8,6 +8,7 @@ answers 304 to a matching If-None-Match; lists and boards are paged by cursor.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -16,7 +17,6 @@ from aggregator import store
 from aggregator.curate import pearls
 from aggregator.errors import NotFound
 from aggregator.store.read_models import (
-    ArticleView,
     Board,
     CollectionSummary,
     PearlStatus,
@@ -25,7 +25,7 @@ from aggregator.store.read_models import (
 from web.api.errors import READ_ERRORS
 from web.auth import ReaderDep
 from web.conditional import json_read
-from web.deps import ArticleId, PearlId, SessionDep, Slug
+from web.deps import PearlId, SessionDep, Slug
 
 router = APIRouter(responses=READ_ERRORS)
 
@@ -42,13 +42,28 @@ Cursor = Annotated[
 ]
 
 
-@router.get("/collections", response_model=list[CollectionSummary], tags=["collections"])
+@router.get(
+    "/collections",
+    response_model=list[CollectionSummary],
+    tags=["collections"],
+    summary="List the collections",
+)
 def list_collections(
     request: Request,
     session: SessionDep,
     reader: ReaderDep,
     limit: Limit = None,
     cursor: Cursor = None,
+    under: Annotated[
+        str | None,
+        Query(
+            max_length=120,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+            description="Only this collection (its slug) and the listed ones nested in it, at "
+            "any depth: a collection's subtree in one call.",
+            examples=["community-manager"],
+        ),
+    ] = None,
 ) -> Response:
     """List the collections, top-level and nested, parents first, in curated order.
 
@@ -57,7 +72,7 @@ def list_collections(
     collections are not listed, unless the token's curator curates them. With `limit`, one
     page is answered and a `Link: <...>; rel="next"` header leads to the next.
     """
-    every = store.list_collections(session, reader)
+    every = store.list_collections(session, reader, under=under)
     start = 0
     if cursor is not None:
         slugs = [c.slug for c in every]
@@ -68,11 +83,17 @@ def list_collections(
     headers = {}
     if limit is not None and start + limit < len(every):
         after = page[-1].slug
-        headers["Link"] = f'</api/collections?limit={limit}&cursor={after}>; rel="next"'
+        query = urlencode({"limit": limit, "cursor": after, **({"under": under} if under else {})})
+        headers["Link"] = f'</api/collections?{query}>; rel="next"'
     return json_read(request, page, headers=headers)
 
 
-@router.get("/collections/{slug}", response_model=Board, tags=["collections"])
+@router.get(
+    "/collections/{slug}",
+    response_model=Board,
+    tags=["collections"],
+    summary="Read a collection as a board of cards",
+)
 def get_board(
     slug: Slug,
     request: Request,
@@ -108,36 +129,7 @@ def get_board(
     return json_read(request, found)
 
 
-@router.get("/articles/{article_id}", response_model=ArticleView, tags=["articles"])
-def get_article(
-    article_id: ArticleId,
-    request: Request,
-    session: SessionDep,
-    reader: ReaderDep,
-    collection: Annotated[
-        str | None,
-        Query(
-            max_length=120,
-            description="Slug of the board the article was read from: an article held only "
-            "by unlisted collections opens from their boards.",
-        ),
-    ] = None,
-) -> Response:
-    """One article: its attribution, its sanitised copy and the public collections holding it.
-
-    `content_html` is the cleaned copy of the page (allow-listed tags and attributes only,
-    relative links made absolute), or null when the page could not be read. `url` is the
-    link as curated, `final_url` where it led after redirects. `fetch_status`, `last_error`
-    and `image` mean what they mean on a board's cards: a `not_article` page has no copy, and
-    `last_error` gives the reason. `source_status`, `source_checked_at` and `source_error`
-    are the link health of the original page, as on the cards: when it is `dead` the copy in
-    `content_html`, captured at `fetched_at`, is still served. An article that no collection
-    you may open holds answers 404.
-    """
-    return json_read(request, store.article_view(session, article_id, reader, via=collection))
-
-
-@router.get("/pearls/{pearl_id}", response_model=PearlView, tags=["pearls"])
+@router.get("/pearls/{pearl_id}", response_model=PearlView, tags=["pearls"], summary="Read a pearl")
 def get_pearl(
     pearl_id: PearlId, request: Request, session: SessionDep, reader: ReaderDep
 ) -> Response:
@@ -146,7 +138,12 @@ def get_pearl(
     return json_read(request, pearls.read(session, reader, pearl_id))
 
 
-@router.get("/pearls/{pearl_id}/status", response_model=PearlStatus, tags=["pearls"])
+@router.get(
+    "/pearls/{pearl_id}/status",
+    response_model=PearlStatus,
+    tags=["pearls"],
+    summary="Watch the fetch of a pearl's page",
+)
 def get_pearl_status(
     pearl_id: PearlId, request: Request, session: SessionDep, reader: ReaderDep
 ) -> Response:

@@ -58,6 +58,8 @@ class Body(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """What went wrong: a stable code to act on and a message to show."""
+
     code: str = Field(description="Stable machine-readable code.", examples=["not_found"])
     message: str = Field(description="What went wrong, for people.")
 
@@ -65,7 +67,7 @@ class ErrorBody(BaseModel):
 class ErrorResponse(BaseModel):
     """Every error of the API has this shape."""
 
-    error: ErrorBody
+    error: ErrorBody = Field(description="The error: its code and its message.")
 
 
 class CollectionCreate(Body):

@@ -38,22 +38,22 @@ def _model(entry: trash.Entry) -> TrashEntry:
     )
 
 
-@router.get("/trash", response_model=list[TrashEntry])
+@router.get("/trash", response_model=list[TrashEntry], summary="List the trash")
 def list_trash(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     """What your token's curator may restore or purge, most recent first."""
     return json_read(request, [_model(e) for e in trash.entries(session, actor)])
 
 
-@router.post("/trash/{trash_id}/restore", status_code=204)
-def restore_trash(trash_id: TrashId, engine: EngineDep, actor: ActorDep) -> Response:
+@router.post("/trash/{trash_id}/restore", status_code=204, summary="Restore from the trash")
+def restore_from_trash(trash_id: TrashId, engine: EngineDep, actor: ActorDep) -> Response:
     """Bring back everything the entry holds, in its old place when that is still free."""
     with session_scope(engine) as session:
         trash.restore(session, actor, trash_id)
     return Response(status_code=204)
 
 
-@router.delete("/trash/{trash_id}", status_code=204)
-def purge_trash(trash_id: TrashId, engine: EngineDep, actor: ActorDep) -> Response:
+@router.delete("/trash/{trash_id}", status_code=204, summary="Purge from the trash")
+def purge_from_trash(trash_id: TrashId, engine: EngineDep, actor: ActorDep) -> Response:
     """Delete what the entry holds for good."""
     with session_scope(engine) as session:
         trash.purge(session, actor, trash_id)

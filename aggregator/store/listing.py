@@ -1,0 +1,154 @@
+"""Pearls from across the board, newest first: every collection the reader finds listed (or
+one collection and the listed ones below it), filtered by language, site, tags and dates, in
+pages. The JSON API's `/api/articles` and `/api/links` read through here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, col, select
+
+from aggregator.store import cursors
+from aggregator.store.boards import cards, subtree, visible_node
+from aggregator.store.models import Article, Pearl, PearlTag, Tag
+from aggregator.store.read_models import CardPage, LinkPage, PearlLink
+from aggregator.store.tree import VISITOR, Reader, Tree
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+_CURSOR = "articles"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a consumer narrows the list to; every one given must hold (an empty one is none).
+
+    `language` is a BCP 47 tag, matched with its subtags ("fr" finds "fr" and "fr-CA");
+    `site` a host name, matched with or without "www."; `tag_keys` are tag keys (a tag's
+    name, NFC and case-folded), all of which a pearl must carry."""
+
+    collection: str | None = None
+    language: str | None = None
+    site: str | None = None
+    tag_keys: tuple[str, ...] = ()
+    published_since: dt.date | None = None
+    added_since: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[tuple[Pearl, Article, str]]  # the pearl, its article, its collection's slug
+    next_cursor: str | None
+
+
+def page(
+    session: Session,
+    filters: Filters,
+    reader: Reader = VISITOR,
+    *,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> Page:
+    """One page of pearls matching `filters`, most recently added first."""
+    limit = min(max(limit, 1), MAX_PAGE)
+    if filters.collection is not None:
+        tree, root = visible_node(session, filters.collection, reader)
+        nodes = subtree(tree, root, reader)
+    else:
+        tree = Tree.load(session)
+        nodes = tree.listed(reader)
+    slugs = {n.id: n.slug for n in nodes}
+    if not slugs:
+        return Page([], None)
+    stmt = (
+        select(Pearl, Article)
+        .join(Article, col(Article.id) == Pearl.article_id)
+        .where(col(Pearl.collection_id).in_(list(slugs)), col(Pearl.trash_id).is_(None))
+        .where(*_conditions(filters))
+        .order_by(col(Pearl.added_at).desc(), col(Pearl.id).desc())
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        micros, pearl_id = cursors.decode(cursor, _CURSOR, 2)
+        after = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+        stmt = stmt.where(
+            or_(
+                col(Pearl.added_at) < after,
+                and_(col(Pearl.added_at) == after, col(Pearl.id) < pearl_id),
+            )
+        )
+    found = list(session.exec(stmt).all())
+    next_cursor = None
+    if len(found) > limit:
+        found = found[:limit]
+        last = found[-1][0]
+        next_cursor = cursors.encode(_CURSOR, _micros(last.added_at), last.id or 0)
+    return Page([(p, a, slugs[p.collection_id]) for p, a in found], next_cursor)
+
+
+def _micros(moment: dt.datetime) -> int:
+    since = moment.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return since // dt.timedelta(microseconds=1)
+
+
+def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if filters.language:
+        language = filters.language.lower()
+        found.append(
+            or_(
+                func.lower(col(Article.language)) == language,
+                func.lower(col(Article.language)).like(f"{language}-%"),
+            )
+        )
+    if filters.site:
+        found.append(or_(*(_on_host(host) for host in _hosts(filters.site))))
+    for key in filters.tag_keys:
+        tagged = (
+            select(PearlTag.pearl_id)
+            .join(Tag, col(Tag.id) == PearlTag.tag_id)
+            .where(Tag.key == key)
+        )
+        found.append(col(Pearl.id).in_(tagged))
+    if filters.published_since is not None:
+        found.append(col(Article.published) >= filters.published_since)
+    if filters.added_since is not None:
+        found.append(col(Pearl.added_at) >= filters.added_since)
+    return found
+
+
+def _hosts(site: str) -> list[str]:
+    bare = site.lower().removeprefix("www.")
+    return [bare, f"www.{bare}"]
+
+
+def _on_host(host: str) -> ColumnElement[bool]:
+    """The article's link (its duplicate key, `//host/path?query`) is on `host`. The host was
+    checked to hold only letters, digits, dots and hyphens: nothing LIKE reads specially."""
+    key = col(Article.url_key)
+    return or_(key == f"//{host}", key.like(f"//{host}/%"), key.like(f"//{host}?%"))
+
+
+def card_page(session: Session, found: Page) -> CardPage:
+    return CardPage(cards=cards(session, found.rows), next_cursor=found.next_cursor)
+
+
+def link_page(found: Page) -> LinkPage:
+    return LinkPage(links=links(found.rows), next_cursor=found.next_cursor)
+
+
+def links(rows: Sequence[tuple[Pearl, Article, str]]) -> list[PearlLink]:
+    return [
+        PearlLink(
+            pearl_id=p.id or 0,
+            article_id=a.id or 0,
+            collection=slug,
+            title=a.title or a.url,
+            url=a.final_url or a.url,
+            added_at=p.added_at,
+        )
+        for p, a, slug in rows
+    ]
