@@ -14,11 +14,12 @@ from fastapi_offline import FastAPIOffline
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine
 from web import api, curate, errors, openapi, pages
+from web.answer_headers import AnswerHeaders
 from web.compression import PageCompression
 from web.cors import ApiReadCors
 from web.head import HeadAsGetMiddleware
 from web.limits import BodyLimitMiddleware
-from web.ratelimit import RateLimitHeaders, WriteLimiter
+from web.ratelimit import WriteLimiter
 from web.security import DOCS_ASSETS, SecurityHeadersMiddleware
 from web.templating import make_templates
 
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     per_minute = settings.api_writes_per_minute
     app.state.write_limiter = WriteLimiter(per_minute) if per_minute > 0 else None
     app.add_middleware(ApiReadCors)
-    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(AnswerHeaders)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(PageCompression)  # inside HEAD-as-GET: a HEAD has the GET's headers
     app.add_middleware(HeadAsGetMiddleware)

@@ -19,13 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from aggregator.errors import Throttled
+from web import answer_headers
 
 WINDOW = 60.0  # seconds
-STATE_KEY = "rate_limit"  # where a request's standing waits for RateLimitHeaders
 
 
 @dataclass(frozen=True)
@@ -82,30 +81,5 @@ class LimitReached(Throttled):
 
 
 def record(scope: Scope, standing: Standing) -> None:
-    """Keep the request's standing for RateLimitHeaders."""
-    scope.setdefault("state", {})[STATE_KEY] = standing
-
-
-class RateLimitHeaders:
-    """Adds a counted write's standing to its answer, whatever answered it (the route, or the
-    429 of the error handler)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        state = scope.setdefault("state", {})  # shared by the copies inner layers make
-
-        async def with_standing(message: Message) -> None:
-            standing = state.get(STATE_KEY)
-            if message["type"] == "http.response.start" and standing is not None:
-                headers = MutableHeaders(scope=message)
-                for name, value in standing.headers().items():
-                    headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, with_standing)
+    """The answer to this request tells the curator's standing."""
+    answer_headers.add(scope, standing.headers())

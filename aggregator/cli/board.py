@@ -82,7 +82,7 @@ def list_collections() -> None:
     depth: dict[str, int] = {}
     for row in rows:
         depth[row.slug] = depth[row.parent] + 1 if row.parent in depth else 0
-        visibility = row.visibility
+        visibility = str(row.visibility)
         if own.get(row.slug, visibility) != visibility:
             visibility += f", inherited; its own: {own[row.slug]}"
         indent = "  " * depth[row.slug]

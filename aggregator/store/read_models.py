@@ -9,7 +9,7 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aggregator.store.models import SourceStatus
+from aggregator.store.models import FetchStatus, JobState, SourceStatus, Visibility
 
 
 class _ReadModel(BaseModel):
@@ -34,12 +34,12 @@ class CollectionSummary(_ReadModel):
         description="Slug of the enclosing collection; null at the top level."
     )
     position: int = Field(description="Place among its siblings, from 0, in curated order.")
-    visibility: str = Field(
+    visibility: Visibility = Field(
         description="Who sees it: `public` (listed), `unlisted` (open to whoever has the link, "
         "never listed) or `private` (curators only); the strictest of the collection's own "
         "and its ancestors'."
     )
-    own_visibility: str = Field(
+    own_visibility: Visibility = Field(
         description="The visibility set on the collection itself (what an update sends); "
         "`visibility` may be stricter, from an ancestor."
     )
@@ -68,7 +68,7 @@ class Card(_ReadModel):
     note_html: str = Field(description="The note rendered to HTML and sanitised.")
     tags: list[str] = Field(description="The curator's tags on this pearl, in name order.")
     added_at: dt.datetime = Field(description="When the pearl was added (RFC 3339, UTC).")
-    fetch_status: str = Field(
+    fetch_status: FetchStatus = Field(
         description="`ok`, `pending` (not read yet), `failed` (could not be fetched or read) "
         "or `not_article` (read, but a home page, a list of links, a login wall...)."
     )
@@ -102,8 +102,8 @@ class Board(_ReadModel):
     )
     cards: list[Card] = Field(description="One page of its pearls, in curated order.")
     next_cursor: str | None = Field(
-        default=None,
-        description="Pass as `cursor` to get the next page of cards; null on the last page.",
+        description="Pass as `cursor` to get the next page of cards; null on the last page "
+        "(and when the board was read whole, without `limit`).",
     )
 
 
@@ -156,7 +156,9 @@ class ArticleView(_ReadModel):
     )
     word_count: int | None = Field(description="Words in the stored copy (count), or null.")
     image: str | None = Field(description="The page's lead image, an https URL, or null.")
-    fetch_status: str = Field(description="As on a card: ok, pending, failed or not_article.")
+    fetch_status: FetchStatus = Field(
+        description="As on a card: ok, pending, failed or not_article."
+    )
     http_status: int | None = Field(description="HTTP status of the last fetch, or null.")
     fetched_at: dt.datetime | None = Field(
         description="When the stored copy was captured (RFC 3339, UTC), or null."
@@ -198,8 +200,8 @@ class PearlStatus(_ReadModel):
 
     pearl_id: int = Field(description="Identifier of the pearl.")
     article_id: int = Field(description="Identifier of its article (the reader page /a/{id}).")
-    fetch_status: str = Field(description="`pending`, `ok`, `failed` or `not_article`.")
-    job_state: str | None = Field(
+    fetch_status: FetchStatus = Field(description="`pending`, `ok`, `failed` or `not_article`.")
+    job_state: JobState | None = Field(
         description="The latest fetch job: `queued`, `running`, `done`, `failed`, or null."
     )
     attempts: int = Field(description="Attempts made by the latest job (count).")

@@ -86,7 +86,10 @@ export async function boardTitles(base: string, slug: string): Promise<string[]>
   const titles: string[] = [];
   let cursor: string | null = null;
   do {
-    const params: NonNullable<BoardPath["parameters"]["query"]> = { limit: 50, cursor };
+    const params: NonNullable<BoardPath["parameters"]["query"]> = {
+      limit: 50,
+      ...(cursor === null ? {} : { cursor }),
+    };
     const board: Board = await read<Board>(
       await fetch(`${base}/api/collections/${encodeURIComponent(slug)}?${query(params)}`),
     );
@@ -109,7 +112,7 @@ export async function recentArticles(
       collection,
       added_since: since,
       limit: 100,
-      cursor,
+      ...(cursor === null ? {} : { cursor }),
     };
     const page: ArticlesPage = await read<ArticlesPage>(
       await fetch(`${base}/api/articles?${query(params)}`),

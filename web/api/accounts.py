@@ -11,7 +11,7 @@ from aggregator.curate.access import Actor
 from aggregator.errors import Forbidden, NotFound, PreconditionFailed
 from aggregator.store.db import session_scope
 from aggregator.store.models import utcnow
-from web.api.errors import THROTTLED, UPDATE_ERRORS, WRITE_ERRORS
+from web.api.errors import THROTTLED, TOKEN_READ_ERRORS, UPDATE_ERRORS, WRITE_ERRORS
 from web.api.schemas import (
     CuratorCreate,
     CuratorInfo,
@@ -24,7 +24,7 @@ from web.auth import ActorDep, SettingsDep
 from web.conditional import json_read, required_if_match, tag_of
 from web.deps import CuratorName, EngineDep, SessionDep, Slug, TokenId
 
-router = APIRouter(responses=WRITE_ERRORS)
+router = APIRouter(responses=TOKEN_READ_ERRORS)
 
 
 def _token(view: tokens.TokenView) -> TokenInfo:
@@ -57,6 +57,7 @@ def list_tokens(request: Request, session: SessionDep, actor: ActorDep) -> Respo
     response_model=NewToken,
     tags=["tokens"],
     summary="Create an API token",
+    responses=WRITE_ERRORS,
 )
 def create_token(
     body: TokenCreate, request: Request, engine: EngineDep, actor: ActorDep
@@ -73,7 +74,11 @@ def create_token(
 
 
 @router.delete(
-    "/tokens/{token_id}", status_code=204, tags=["tokens"], summary="Revoke an API token"
+    "/tokens/{token_id}",
+    status_code=204,
+    tags=["tokens"],
+    summary="Revoke an API token",
+    responses=WRITE_ERRORS,
 )
 def revoke_token(token_id: TokenId, engine: EngineDep, actor: ActorDep) -> Response:
     """Revoke a token (yours; an admin's: anyone's). It opens nothing from now on."""
@@ -96,6 +101,7 @@ def list_curators(request: Request, session: SessionDep, actor: ActorDep) -> Res
     response_model=CuratorInfo,
     tags=["curators"],
     summary="Create a curator",
+    responses=WRITE_ERRORS,
 )
 def create_curator(
     body: CuratorCreate,
@@ -181,7 +187,13 @@ def update_curator(
     return json_read(request, view)
 
 
-@router.delete("/curators/{name}", status_code=204, tags=["curators"], summary="Remove a curator")
+@router.delete(
+    "/curators/{name}",
+    status_code=204,
+    tags=["curators"],
+    summary="Remove a curator",
+    responses=WRITE_ERRORS,
+)
 def delete_curator(name: CuratorName, engine: EngineDep, actor: ActorDep) -> Response:
     """Remove a curator with their sessions and tokens (admins only; never the last admin)."""
     with session_scope(engine) as session:
@@ -194,6 +206,7 @@ def delete_curator(name: CuratorName, engine: EngineDep, actor: ActorDep) -> Res
     status_code=204,
     tags=["curators"],
     summary="Give an editor a collection",
+    responses=WRITE_ERRORS,
 )
 def grant_collection(name: CuratorName, slug: Slug, engine: EngineDep, actor: ActorDep) -> Response:
     """Give an editor a collection and everything nested in it (admins only)."""
@@ -207,6 +220,7 @@ def grant_collection(name: CuratorName, slug: Slug, engine: EngineDep, actor: Ac
     status_code=204,
     tags=["curators"],
     summary="Take a collection back from an editor",
+    responses=WRITE_ERRORS,
 )
 def revoke_collection(
     name: CuratorName, slug: Slug, engine: EngineDep, actor: ActorDep

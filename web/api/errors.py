@@ -17,6 +17,12 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: _error("No such collection, article or pearl, or not one you may open."),
     422: _error("A malformed id, slug, cursor or parameter."),
 }
+# Reads that need a token (the trash, tokens, curators).
+TOKEN_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    **READ_ERRORS,
+    401: _error("No token, or a malformed, unknown or revoked one."),
+    403: _error("The token's curator may not see this (an editor, on an admin's page)."),
+}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **READ_ERRORS,
     401: _error("No token, or a malformed, unknown or revoked one."),

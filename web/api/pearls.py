@@ -32,8 +32,10 @@ def create_pearl(
     during this request: poll `GET /api/pearls/{id}/status`. A URL already in the collection
     (the same page under another form: trailing slash, tracking parameters, http/https, or
     the canonical link of a page read before) changes nothing: 409 `already_here`, with the
-    existing pearl in `Location`. The URL must pass the URL policy (http(s), public host,
-    ports 80/443): 422 `invalid_url` otherwise."""
+    existing pearl in `Location`. A URL that is not http(s), or holds a user name or a
+    password, is refused: 422 `invalid_url`. Where it points is checked by the fetch (a
+    public address, ports 80 and 443): a refused one ends `failed`, its reason in
+    `last_error`."""
     settings = request.app.state.settings
     with session_scope(engine) as session:
         added = pearls.add(

@@ -47,6 +47,17 @@ Cursor = Annotated[
     response_model=list[CollectionSummary],
     tags=["collections"],
     summary="List the collections",
+    responses={
+        200: {
+            "headers": {
+                "Link": {
+                    "description": "With `limit`, while more follow: `</api/collections?limit=N&"
+                    'cursor=SLUG>; rel="next"`, the next page.',
+                    "schema": {"type": "string"},
+                }
+            }
+        }
+    },
 )
 def list_collections(
     request: Request,

@@ -10,11 +10,13 @@ invisible characters are cleaned where they are stored (A06, A07).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from aggregator.notes import MAX_MARKDOWN
+from aggregator.store.curators import Role
+from aggregator.store.models import TrashKind, Visibility
 
 
 def _no_lone_surrogate(value: str) -> str:
@@ -26,7 +28,6 @@ def _no_lone_surrogate(value: str) -> str:
 
 
 SafeStr = Annotated[str, AfterValidator(_no_lone_surrogate)]
-Visibility = Literal["public", "unlisted", "private"]
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 # The constraints come before the surrogate check, so that OpenAPI publishes the pattern.
 Slug = Annotated[
@@ -53,6 +54,11 @@ def _markdown(**extra: Any) -> Any:
     return Field(max_length=MAX_MARKDOWN, description="Markdown, rendered and sanitised.", **extra)
 
 
+# Marks the one request field where null means something (a move to the top level): the
+# document keeps `null` there and drops it from every other optional field (web/openapi.py).
+NULL_MEANS = "x-null-means-something"
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,6 +77,8 @@ class ErrorResponse(BaseModel):
 
 
 class CollectionCreate(Body):
+    """A new collection: its title, and where and to whom it shows."""
+
     title: SafeStr = _title(examples=["Le quotidien"])
     slug: Slug | None = Field(default=None, description="Made from the title when left out.")
     description: SafeStr = _markdown(default="")
@@ -78,7 +86,7 @@ class CollectionCreate(Body):
         default=None, description="Slug of the collection to nest it in; null: top level."
     )
     visibility: Visibility = Field(
-        default="public",
+        default=Visibility.PUBLIC,
         description="`public` (listed), `unlisted` (by link only) or `private` (curators only).",
     )
 
@@ -107,7 +115,9 @@ class CollectionUpdate(Body):
     )
     slug: Slug | None = Field(default=None, description="A new slug.")
     parent: Slug | None = Field(
-        default=None, description="Slug of the new parent; null for the top level."
+        default=None,
+        description="Slug of the new parent; null for the top level.",
+        json_schema_extra={NULL_MEANS: True},
     )
     position: int | None = Field(
         default=None, ge=0, le=100_000, description="Place among its siblings, from 0."
@@ -126,12 +136,16 @@ class Order(Body):
 
 
 class PearlCreate(Body):
+    """An article to add, by its URL, with the curator's note and tags."""
+
     url: SafeStr = Field(
         min_length=1,
         max_length=2048,
         pattern=r"^[hH][tT][tT][pP][sS]?://[^\s]+$",
-        description="The article's address, http(s); it must pass the URL policy (a public "
-        "host, ports 80 and 443) or the answer is 422 `invalid_url`.",
+        description="The article's address: http or https, no user name or password, at "
+        "most 2048 characters, or 422 `invalid_url`. Where it points is checked when its page "
+        "is fetched (a public address, ports 80 and 443): a refused one ends `failed`, with "
+        "the reason in `last_error`.",
     )
     note: SafeStr = _markdown(default="")
     tags: Tags = []
@@ -164,31 +178,39 @@ class PearlUpdate(Body):
 
 
 class PearlCopy(Body):
-    collection: Slug
+    """Where to copy a pearl, note and tags included."""
+
+    collection: Slug = Field(description="Slug of the collection to copy it into.")
     position: int | None = Field(
         default=None, ge=0, le=100_000, description="Place in that collection, from 0; last."
     )
 
 
 class TokenCreate(Body):
+    """A new API token: only its label is chosen."""
+
     name: SafeStr = Field(
         min_length=1, max_length=100, description="What it is for.", examples=["feed reader"]
     )
 
 
 class CuratorCreate(Body):
+    """A new curator account."""
+
     name: SafeStr = Field(
         min_length=1, max_length=64, pattern=r"^[\w.@-]+$", description="Sign-in name."
     )
     password: SafeStr = Field(min_length=12, max_length=128, description="12 to 128 characters.")
-    role: Literal["admin", "editor"] = Field(
-        default="editor",
+    role: Role = Field(
+        default=Role.EDITOR,
         description="`admin` (everything, curators too) or `editor` (given collections).",
     )
 
 
 class CuratorUpdate(Body):
-    role: Literal["admin", "editor"] | None = Field(
+    """Only the fields sent change."""
+
+    role: Role | None = Field(
         default=None, description="`admin` or `editor`; the last admin stays an admin."
     )
     password: SafeStr | None = Field(
@@ -207,7 +229,7 @@ class CuratorUpdate(Body):
 
 class TrashEntry(BaseModel):
     id: int = Field(description="Identifier of the trash entry.")
-    kind: str = Field(description="`collection` (with its whole subtree) or `pearl`.")
+    kind: TrashKind = Field(description="`collection` (with its whole subtree) or `pearl`.")
     label: str = Field(description="Title of what was deleted.")
     place: str | None = Field(description="Slug of the collection it was in; null: top level.")
     deleted_at: dt.datetime = Field(description="When it was deleted (RFC 3339, UTC).")
@@ -231,7 +253,7 @@ class NewToken(TokenInfo):
 
 class CuratorInfo(BaseModel):
     name: str = Field(description="Sign-in name.")
-    role: str = Field(description="`admin` or `editor`.")
+    role: Role = Field(description="`admin` or `editor`.")
     collections: list[str] = Field(description="An editor's given collections (slugs).")
     created_at: dt.datetime = Field(description="When the account was made (RFC 3339, UTC).")
     last_signin_at: dt.datetime | None = Field(description="Last sign-in, or null.")

@@ -10,13 +10,13 @@ from aggregator.curate import trash
 from aggregator.curate.access import Actor
 from aggregator.errors import NotFound
 from aggregator.store.db import session_scope
-from web.api.errors import WRITE_ERRORS
+from web.api.errors import TOKEN_READ_ERRORS, WRITE_ERRORS
 from web.api.schemas import TrashEntry
 from web.auth import ActorDep
 from web.conditional import json_read
 from web.deps import EngineDep, SessionDep, TrashId
 
-router = APIRouter(tags=["trash"], responses=WRITE_ERRORS)
+router = APIRouter(tags=["trash"], responses=TOKEN_READ_ERRORS)
 
 
 def entry_model(session: Session, actor: Actor, trash_id: int) -> TrashEntry:
@@ -44,7 +44,12 @@ def list_trash(request: Request, session: SessionDep, actor: ActorDep) -> Respon
     return json_read(request, [_model(e) for e in trash.entries(session, actor)])
 
 
-@router.post("/trash/{trash_id}/restore", status_code=204, summary="Restore from the trash")
+@router.post(
+    "/trash/{trash_id}/restore",
+    status_code=204,
+    summary="Restore from the trash",
+    responses=WRITE_ERRORS,
+)
 def restore_from_trash(trash_id: TrashId, engine: EngineDep, actor: ActorDep) -> Response:
     """Bring back everything the entry holds, in its old place when that is still free."""
     with session_scope(engine) as session:
@@ -52,7 +57,9 @@ def restore_from_trash(trash_id: TrashId, engine: EngineDep, actor: ActorDep) ->
     return Response(status_code=204)
 
 
-@router.delete("/trash/{trash_id}", status_code=204, summary="Purge from the trash")
+@router.delete(
+    "/trash/{trash_id}", status_code=204, summary="Purge from the trash", responses=WRITE_ERRORS
+)
 def purge_from_trash(trash_id: TrashId, engine: EngineDep, actor: ActorDep) -> Response:
     """Delete what the entry holds for good."""
     with session_scope(engine) as session:
