@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aggregator import __version__
+
 # The checkout's collections/ when running from a clone (editable install); else ./collections.
 _REPO_COLLECTIONS = Path(__file__).resolve().parent.parent / "collections"
 
@@ -87,7 +89,8 @@ class Settings(BaseSettings):
     @property
     def user_agent(self) -> str:
         """Names Perles and where to reach whoever runs it (SECURITY decision 4, issue 4)."""
-        return f"Perles/0.4 (+{self.contact_url}; curated link board)"
+        major, minor = __version__.split(".")[:2]
+        return f"Perles/{major}.{minor} (+{self.contact_url}; curated link board)"
 
     host: str = "127.0.0.1"
     port: int = 8000

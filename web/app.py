@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from aggregator import __version__
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine
 from web import api, curate, errors, openapi, pages
@@ -81,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="Perles",
         summary="Curated articles about community management, as a board and as JSON.",
         description=DESCRIPTION,
-        version="0.4.0",
+        version=__version__,
         lifespan=lifespan,
         redoc_url=None,
         openapi_tags=TAGS,

@@ -18,7 +18,7 @@ class ApiReadCors:
             allow_origins=["*"],
             allow_methods=["GET", "HEAD"],
             allow_headers=["If-None-Match"],
-            expose_headers=["ETag", "Link", "Location"],
+            expose_headers=["ETag", "Link", "Location", "Deprecation", "Sunset"],
             allow_credentials=False,
             max_age=600,
         )

@@ -71,7 +71,7 @@ def process_cache() -> RobotsCache:
 
 
 def product_token(user_agent: str) -> str:
-    """The product token robots.txt groups are matched on: "Perles" in "Perles/0.4 (...)"."""
+    """The product token robots.txt groups are matched on: "Perles" in "Perles/0.5 (...)"."""
     match = re.match(r"[A-Za-z_-]+", user_agent)
     return match.group(0) if match else user_agent
 
