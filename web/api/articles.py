@@ -52,7 +52,7 @@ def filters(
             pattern=_HOST,
             description="Only articles whose link is on this host name; `www.` is ignored "
             "(`example.org` finds `www.example.org`), other subdomains are not.",
-            examples=["www.blogdumoderateur.com"],
+            examples=["blomig.com"],
         ),
     ] = None,
     tag: Annotated[
