@@ -83,6 +83,7 @@ def test_either_tag_of_a_version_gets_304_with_the_tag_of_what_200_would_send(
             again = client.get("/api/collections/grand", headers={**accept, "If-None-Match": sent})
             assert again.status_code == 304 and again.content == b""
             assert again.headers["etag"] == tag  # the one a 200 would have carried
+            assert "content-encoding" not in again.headers  # no body: nothing was encoded
     stale = '"0123456789abcdef0123456789abcdef-gzip"'
     changed = client.get("/api/collections/grand", headers={**GZIP, "If-None-Match": stale})
     assert changed.status_code == 200

@@ -9,16 +9,14 @@ note cannot overwrite each other silently (412).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from aggregator.errors import PreconditionRequired
-from aggregator.store.read_models import etag
+from aggregator.store.read_models import entity_tag
 from web import compression
 
 # Clients may keep a copy, but must ask again (with If-None-Match) before using it.
@@ -39,15 +37,17 @@ def plain(tag: str) -> str:
     return tag[: -len(suffixed)] + '"' if tag.endswith(suffixed) else tag
 
 
+def body_of(value: BaseModel | Sequence[BaseModel]) -> bytes:
+    """The JSON of a model, or of a list of them, as pydantic writes it: the bytes a read
+    sends and its entity tag hashes (read_models.etag of a model is the tag of its body)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json().encode()
+    return b"[" + b",".join(item.model_dump_json().encode() for item in value) + b"]"
+
+
 def tag_of(value: BaseModel | Sequence[BaseModel]) -> str:
     """The entity tag of a model, or of a list of them."""
-    if isinstance(value, BaseModel):
-        return etag(value)
-    digest = hashlib.sha256()
-    for item in value:
-        digest.update(item.model_dump_json().encode())
-        digest.update(b"\n")
-    return f'"{digest.hexdigest()[:32]}"'
+    return entity_tag(body_of(value))
 
 
 def _names(header: str | None, tag: str) -> bool:
@@ -69,21 +69,20 @@ def json_read(
     """`value` as JSON with its ETag, or 304 when the client's copy is current. A read's JSON
     from MINIMUM_SIZE on is gzip-compressed when the client accepts it; that representation's
     tag is the plain one with GZIP_SUFFIX, and either names the same version."""
-    payload: Any = (
-        value.model_dump(mode="json")
-        if isinstance(value, BaseModel)
-        else [item.model_dump(mode="json") for item in value]
-    )
-    body = bytes(JSONResponse(payload).body)
-    tag = tag_of(value)
+    body = body_of(value)
+    tag = entity_tag(body)
     answer = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
+    packed = False
     if request.method in ("GET", "HEAD"):
         answer["Vary"] = "Accept-Encoding"
         if len(body) >= compression.MINIMUM_SIZE and compression.accepts_gzip(request.headers):
-            body = compression.compress(body)
-            answer.update({"ETag": with_suffix(tag), "Content-Encoding": "gzip"})
+            packed = True
+            answer["ETag"] = with_suffix(tag)
     if status == 200 and _names(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers=answer)
+        return Response(status_code=304, headers=answer)  # nothing serialised is compressed
+    if packed:
+        body = compression.compress(body)
+        answer["Content-Encoding"] = "gzip"
     return Response(body, status_code=status, headers=answer, media_type="application/json")
 
 

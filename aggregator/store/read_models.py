@@ -214,5 +214,9 @@ def etag(model: BaseModel) -> str:
     """A strong entity tag for `model` as the JSON API serialises it: equal bodies, equal tags.
     It is both the ETag of a read (If-None-Match: 304) and what an update's If-Match must name
     (412 when the resource changed since it was read)."""
-    digest = hashlib.sha256(model.model_dump_json().encode()).hexdigest()
-    return f'"{digest[:32]}"'
+    return entity_tag(model.model_dump_json().encode())
+
+
+def entity_tag(body: bytes) -> str:
+    """The strong entity tag of a JSON body."""
+    return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
