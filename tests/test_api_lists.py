@@ -236,3 +236,46 @@ def test_lists_answer_304_to_a_current_copy(client: TestClient, board: str) -> N
         "/api/articles", params={"language": "fr"}, headers={"If-None-Match": first.headers["etag"]}
     )
     assert again.status_code == 304 and again.content == b""
+
+
+def test_every_list_of_the_document_is_paged(client: TestClient) -> None:
+    """Issue 15: every list is paged: an array answer takes `limit` and `cursor` and says
+    where the next page is in `Link`; an object answer with a list carries `next_cursor`."""
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        get = operations.get("get")
+        if get is None:
+            continue
+        schema = get["responses"]["200"]["content"]["application/json"]["schema"]
+        params = {p["name"] for p in get.get("parameters", [])}
+        if schema.get("type") == "array":
+            assert {"limit", "cursor"} <= params, path
+            assert "Link" in get["responses"]["200"]["headers"], path
+            continue
+        model = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        lists = [n for n, p in model["properties"].items() if p.get("type") == "array"]
+        if any(n in ("cards", "links") for n in lists):
+            assert {"limit", "cursor"} <= params and "next_cursor" in model["required"], path
+
+
+def test_the_account_lists_page_by_link(
+    client: TestClient, engine: Engine, hasher: PasswordHasher
+) -> None:
+    with session_scope(engine) as s:
+        for name in ("anne", "bruno", "chloe", "david"):
+            curator = accounts.create(s, SYSTEM, name, PASSWORD, "admin", hasher)
+            token, _ = tokens.create(s, SYSTEM, curator, "pages")
+    auth = {"Authorization": f"Bearer {token}"}
+    for path, key in (("/api/curators", "name"), ("/api/tokens", "id")):
+        seen, url = [], f"{path}?limit=3"
+        while url:
+            answer = client.get(url, headers=auth)
+            assert answer.status_code == 200, answer.text
+            seen += [item[key] for item in answer.json()]
+            link = answer.headers.get("link")
+            url = link[1 : link.index(">")] if link else ""
+        whole = [item[key] for item in client.get(path, headers=auth).json()]
+        assert seen == whole and len(whole) == 4, path
+    gone = client.get("/api/curators", params={"limit": 1, "cursor": "nobody"}, headers=auth)
+    assert gone.status_code == 422 and gone.json()["error"]["code"] == "invalid_cursor"

@@ -11,6 +11,7 @@ from aggregator.curate.access import Actor
 from aggregator.errors import Forbidden, NotFound, PreconditionFailed
 from aggregator.store.db import session_scope
 from aggregator.store.models import utcnow
+from web.api import paging
 from web.api.errors import THROTTLED, TOKEN_READ_ERRORS, UPDATE_ERRORS, WRITE_ERRORS
 from web.api.schemas import (
     CuratorCreate,
@@ -44,11 +45,24 @@ def get_me(request: Request, session: SessionDep, actor: ActorDep) -> Response:
     return json_read(request, _curator(mine[0]))
 
 
-@router.get("/tokens", response_model=list[TokenInfo], tags=["tokens"], summary="List API tokens")
-def list_tokens(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+@router.get(
+    "/tokens",
+    response_model=list[TokenInfo],
+    tags=["tokens"],
+    summary="List API tokens",
+    responses=paging.LINK_HEADER,
+)
+def list_tokens(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: paging.Limit = None,
+    cursor: paging.Cursor = None,
+) -> Response:
     """Your tokens (an admin's: everyone's), revoked ones included; never the tokens
     themselves."""
-    return json_read(request, [_token(t) for t in tokens.views(session, actor)])
+    found = [_token(t) for t in tokens.views(session, actor)]
+    return paging.paged(request, found, lambda t: str(t.id), limit, cursor)
 
 
 @router.post(
@@ -88,11 +102,22 @@ def revoke_token(token_id: TokenId, engine: EngineDep, actor: ActorDep) -> Respo
 
 
 @router.get(
-    "/curators", response_model=list[CuratorInfo], tags=["curators"], summary="List the curators"
+    "/curators",
+    response_model=list[CuratorInfo],
+    tags=["curators"],
+    summary="List the curators",
+    responses=paging.LINK_HEADER,
 )
-def list_curators(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+def list_curators(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: paging.Limit = None,
+    cursor: paging.Cursor = None,
+) -> Response:
     """Every curator (admins); an editor sees only themselves."""
-    return json_read(request, [_curator(v) for v in accounts.views(session, actor)])
+    found = [_curator(v) for v in accounts.views(session, actor)]
+    return paging.paged(request, found, lambda c: c.name, limit, cursor)
 
 
 @router.post(

@@ -8,20 +8,19 @@ answers 304 to a matching If-None-Match; lists and boards are paged by cursor.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from aggregator import store
 from aggregator.curate import pearls
-from aggregator.errors import NotFound
 from aggregator.store.read_models import (
     Board,
     CollectionSummary,
     PearlStatus,
     PearlView,
 )
+from web.api import paging
 from web.api.errors import READ_ERRORS
 from web.auth import ReaderDep
 from web.conditional import json_read
@@ -31,13 +30,13 @@ router = APIRouter(responses=READ_ERRORS)
 
 Limit = Annotated[
     int | None,
-    Query(ge=1, le=store.MAX_PAGE, description="Cards (or collections) per page; all if left out."),
+    Query(ge=1, le=store.MAX_PAGE, description="Cards per page (count); all if left out."),
 ]
 Cursor = Annotated[
     str | None,
     Query(
         max_length=200,
-        description="`next_cursor` of the previous page (or the `cursor` of its `Link: rel=next`).",
+        description="`next_cursor` of the previous page.",
     ),
 ]
 
@@ -47,24 +46,14 @@ Cursor = Annotated[
     response_model=list[CollectionSummary],
     tags=["collections"],
     summary="List the collections",
-    responses={
-        200: {
-            "headers": {
-                "Link": {
-                    "description": "With `limit`, while more follow: `</api/collections?limit=N&"
-                    'cursor=SLUG>; rel="next"`, the next page.',
-                    "schema": {"type": "string"},
-                }
-            }
-        }
-    },
+    responses=paging.LINK_HEADER,
 )
 def list_collections(
     request: Request,
     session: SessionDep,
     reader: ReaderDep,
-    limit: Limit = None,
-    cursor: Cursor = None,
+    limit: paging.Limit = None,
+    cursor: paging.Cursor = None,
     under: Annotated[
         str | None,
         Query(
@@ -84,19 +73,7 @@ def list_collections(
     page is answered and a `Link: <...>; rel="next"` header leads to the next.
     """
     every = store.list_collections(session, reader, under=under)
-    start = 0
-    if cursor is not None:
-        slugs = [c.slug for c in every]
-        if cursor not in slugs:
-            raise NotFound("this cursor names no listed collection; start again")
-        start = slugs.index(cursor) + 1
-    page = every[start : start + limit] if limit is not None else every[start:]
-    headers = {}
-    if limit is not None and start + limit < len(every):
-        after = page[-1].slug
-        query = urlencode({"limit": limit, "cursor": after, **({"under": under} if under else {})})
-        headers["Link"] = f'</api/collections?{query}>; rel="next"'
-    return json_read(request, page, headers=headers)
+    return paging.paged(request, every, lambda c: c.slug, limit, cursor, under=under)
 
 
 @router.get(

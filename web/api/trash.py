@@ -10,10 +10,10 @@ from aggregator.curate import trash
 from aggregator.curate.access import Actor
 from aggregator.errors import NotFound
 from aggregator.store.db import session_scope
+from web.api import paging
 from web.api.errors import TOKEN_READ_ERRORS, WRITE_ERRORS
 from web.api.schemas import TrashEntry
 from web.auth import ActorDep
-from web.conditional import json_read
 from web.deps import EngineDep, SessionDep, TrashId
 
 router = APIRouter(tags=["trash"], responses=TOKEN_READ_ERRORS)
@@ -38,10 +38,22 @@ def _model(entry: trash.Entry) -> TrashEntry:
     )
 
 
-@router.get("/trash", response_model=list[TrashEntry], summary="List the trash")
-def list_trash(request: Request, session: SessionDep, actor: ActorDep) -> Response:
+@router.get(
+    "/trash",
+    response_model=list[TrashEntry],
+    summary="List the trash",
+    responses=paging.LINK_HEADER,
+)
+def list_trash(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: paging.Limit = None,
+    cursor: paging.Cursor = None,
+) -> Response:
     """What your token's curator may restore or purge, most recent first."""
-    return json_read(request, [_model(e) for e in trash.entries(session, actor)])
+    entries = [_model(e) for e in trash.entries(session, actor)]
+    return paging.paged(request, entries, lambda e: str(e.id), limit, cursor)
 
 
 @router.post(
