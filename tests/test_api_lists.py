@@ -191,6 +191,7 @@ def test_a_private_or_unknown_collection_is_absent_and_an_unlisted_one_opens_by_
         {"site": "user@example.org"},
         {"published_since": "hier"},
         {"added_since": "2026-13-01"},
+        {"added_since": "0001-01-01T00:00:00+14:00"},  # before year 1 in UTC
         {"tag": "x" * 65},
         {"collection": "a\x00b"},
     ],

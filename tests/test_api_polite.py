@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.datastructures import Headers
 
 from aggregator import store
 from aggregator.curate import accounts, tokens
@@ -24,6 +25,7 @@ from aggregator.store.db import session_scope
 from tests.curate_helpers import PASSWORD
 from tests.test_curate_pages import signed_in
 from tests.web_helpers import seed_many
+from web.compression import accepts_gzip
 from web.ratelimit import WriteLimiter
 
 GZIP = {"Accept-Encoding": "gzip"}
@@ -212,3 +214,78 @@ def test_a_compressed_body_is_gzip_of_the_json(
     assert headers["content-encoding"] == "gzip" and int(headers["content-length"]) == len(raw)
     links = json.loads(gzip.decompress(raw))["links"]
     assert len(links) == 30
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("gzip;q=0.5, br", True),
+        ("br, *;q=0.1", True),
+        ("*, gzip;q=0", False),  # the named coding wins over *
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("gzip;q=nonsense", False),
+        ("br", False),
+        ("identity", False),
+        ("", False),
+    ],
+)
+def test_accept_encoding_is_read_as_rfc_9110_says(header: str, accepted: bool) -> None:
+    assert accepts_gzip(Headers({"accept-encoding": header})) is accepted
+
+
+def test_reads_vary_on_the_token_and_the_document_is_open_to_other_sites(
+    client: TestClient, tokens_of: dict[str, str]
+) -> None:
+    read = client.get("/api/collections/grand")
+    assert {"Accept-Encoding", "Authorization"} <= {
+        v.strip() for v in read.headers["vary"].split(",")
+    }
+    doc = client.get("/openapi.json", headers={"Origin": "https://elsewhere.example"})
+    assert doc.headers["access-control-allow-origin"] == "*"
+
+
+def test_if_match_takes_a_list_and_refuses_a_weak_tag(
+    client: TestClient, tokens_of: dict[str, str]
+) -> None:
+    auth = {"Authorization": f"Bearer {tokens_of['anne']}"}
+    tag = client.get("/api/collections/grand", headers=auth).headers["etag"]
+    stale = '"0123456789abcdef0123456789abcdef"'
+    done = client.patch(
+        "/api/collections/grand",
+        json={"title": "Grand"},
+        headers={**auth, "If-Match": f"{stale}, {tag}"},
+    )
+    assert done.status_code == 200, done.text
+    tag = done.headers["etag"]
+    weak = client.patch(
+        "/api/collections/grand", json={"title": "Faible"}, headers={**auth, "If-Match": f"W/{tag}"}
+    )
+    assert weak.status_code == 412 and "weak" in weak.json()["error"]["message"]
+
+
+def test_a_body_in_another_format_gets_415_and_broken_json_400(
+    client: TestClient, tokens_of: dict[str, str]
+) -> None:
+    auth = {"Authorization": f"Bearer {tokens_of['anne']}"}
+    for media in ("text/plain", "application/x-www-form-urlencoded"):
+        answer = client.post(
+            "/api/collections",
+            content=b'{"title": "x"}',
+            headers={**auth, "Content-Type": media},
+        )
+        assert answer.status_code == 415, answer.text
+        assert answer.json()["error"]["code"] == "unsupported_media_type"
+    broken = client.post(
+        "/api/collections",
+        content=b'{"title": ',
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
+    spec = client.get("/openapi.json").json()
+    create = spec["paths"]["/api/collections"]["post"]["responses"]
+    assert {"400", "415", "503"} <= set(create)

@@ -123,7 +123,7 @@ def test_every_variant_of_a_pearl_url_is_already_here_and_changes_nothing_U42_D1
         where = caught.value
         assert (where.pearl_id, where.collection, where.position) == (pearl_id, "veille", 1), url
         assert where.code == "already_here"
-        assert "position 2" in where.message
+        assert f"(pearl {pearl_id})" in where.message
     assert read_board(engine, "veille") == before
     assert before[1] == ("http://example.com/a", "Ma note.", ["CM", "veille"])
     with Session(engine) as s:

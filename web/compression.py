@@ -20,17 +20,22 @@ LEVEL = 6  # zlib's default: most of level 9's gain for a fraction of its time
 
 
 def accepts_gzip(headers: Headers) -> bool:
-    """Whether Accept-Encoding allows gzip (named, or `*`, with a q-value above 0)."""
+    """Whether Accept-Encoding allows gzip: its own q-value if named, else that of `*`, and
+    allowed when above 0 (RFC 9110 12.5.3: `*, gzip;q=0` refuses gzip)."""
+    weights: dict[str, float] = {}
     for part in headers.get("accept-encoding", "").split(","):
         coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() not in ("gzip", "*"):
-            continue
-        q = params.strip().lower().removeprefix("q=").strip() if params else "1"
-        try:
-            if float(q) > 0:
-                return True
-        except ValueError:
-            continue
+        q = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                q = 0.0
+        weights[coding.strip().lower()] = q
+    for coding in ("gzip", "x-gzip", "*"):
+        if coding in weights:
+            return weights[coding] > 0
     return False
 
 

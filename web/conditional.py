@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from aggregator.errors import PreconditionRequired
+from aggregator.errors import PreconditionFailed, PreconditionRequired
 from aggregator.store.read_models import entity_tag
 from web import compression
 
@@ -74,7 +74,8 @@ def json_read(
     answer = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **(headers or {})}
     packed = False
     if request.method in ("GET", "HEAD"):
-        answer["Vary"] = "Accept-Encoding"
+        # What a read shows depends on the token sent too (a curator sees more).
+        answer["Vary"] = "Accept-Encoding, Authorization"
         if len(body) >= compression.MINIMUM_SIZE and compression.accepts_gzip(request.headers):
             packed = True
             answer["ETag"] = with_suffix(tag)
@@ -86,13 +87,18 @@ def json_read(
     return Response(body, status_code=status, headers=answer, media_type="application/json")
 
 
-def required_if_match(request: Request) -> str | None:
-    """The version an update names in If-Match: PreconditionRequired without one; None for
-    `*` (any current version)."""
+def required_if_match(request: Request) -> frozenset[str] | None:
+    """The versions an update names in If-Match (a list: any one current tag will do), each as
+    its plain tag: PreconditionRequired without the header; None for `*` (any current
+    version). Weak tags never match (RFC 9110 13.1.1: If-Match compares strongly)."""
     header = request.headers.get("if-match")
     if header is None or not header.strip():
         raise PreconditionRequired(
             "send If-Match with the ETag of the resource as you read it",
         )
-    value = header.strip()
-    return None if value == "*" else plain(value)
+    if header.strip() == "*":
+        return None
+    tags = [part.strip() for part in header.split(",") if part.strip()]
+    if all(tag.startswith("W/") for tag in tags):
+        raise PreconditionFailed("If-Match needs the strong ETag as read, not a weak one")
+    return frozenset(plain(tag) for tag in tags if not tag.startswith("W/"))

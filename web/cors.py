@@ -1,6 +1,7 @@
-"""CORS on the API's reads only: any site's script may read the public JSON (GET, HEAD,
-If-None-Match), anonymously. Writes are not opened to other origins (no preflight for a POST,
-PATCH or DELETE, nor for an Authorization header, is granted), and the pages are left out."""
+"""CORS on the API's reads only: any site's script may read the public JSON and the API's
+document (GET, HEAD, If-None-Match), anonymously. Writes are not opened to other origins (no
+preflight for a POST, PATCH or DELETE, nor for an Authorization header, is granted), and the
+pages are left out."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ class ApiReadCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path.startswith(API_PREFIX) or path == "/openapi.json"):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

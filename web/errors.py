@@ -66,6 +66,7 @@ TITLES = {
     409: "Conflit",
     412: "Modifié entre-temps",
     413: "Requête trop volumineuse",
+    415: "Format non pris en charge",
     428: "Version manquante",
     429: "Trop de tentatives",
     404: "Page introuvable",
@@ -209,6 +210,14 @@ def validation_error(request: Request, exc: Exception) -> Response:
     # Name the parameter and the rule, never echo the input back (it may be huge or hostile):
     # a name taken from the body (an unknown key) is cut short, and so is the list.
     errors = exc.errors()
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    api_write = request.url.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH")
+    if api_write and media and not _is_json(media):
+        return error_response(
+            request, 415, "unsupported_media_type", "send the body as application/json"
+        )
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return error_response(request, 400, "invalid_json", "the body is not valid JSON")
     problems = [
         f"{'.'.join(str(part)[:40] for part in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
         for err in errors[:MAX_PROBLEMS]
@@ -216,6 +225,10 @@ def validation_error(request: Request, exc: Exception) -> Response:
     if len(errors) > MAX_PROBLEMS:
         problems.append(f"and {len(errors) - MAX_PROBLEMS} more")
     return error_response(request, 422, "invalid_request", "; ".join(problems) or "invalid")
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or media.endswith("+json")
 
 
 def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -138,6 +138,10 @@ def _operation(method: str, operation: dict[str, Any], needs_token: bool) -> Non
     if "requestBody" in operation:
         responses.setdefault("400", _error("The body is not JSON, or not UTF-8."))
         responses.setdefault("413", _error("The body is larger than 1 MiB."))
+        responses.setdefault("415", _error("The body is not sent as `application/json`."))
+    busy = _error("The database is busy, full or restarting: try again after Retry-After.")
+    busy["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": TEXT}}
+    responses.setdefault("503", busy)
 
 
 def complete(

@@ -18,6 +18,7 @@ from aggregator import notes
 from aggregator.curate.access import Actor, curatable, destination, require_admin
 from aggregator.curate.locks import locked_tree
 from aggregator.curate.positions import renumber_collections
+from aggregator.curate.versions import Expected, differs
 from aggregator.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from aggregator.store import boards, clean_line, clean_text
 from aggregator.store.models import Collection, Visibility, utcnow
@@ -134,14 +135,14 @@ def version(session: Session, actor: Actor, slug: str) -> str:
     return etag(boards.board(session, slug, actor.reader))
 
 
-def check_version(session: Session, actor: Actor, slug: str, expected: str | None) -> None:
+def check_version(session: Session, actor: Actor, slug: str, expected: Expected) -> None:
     """PreconditionFailed when `expected` (If-Match) is given and is not the current tag,
     read afresh under the tree's lock, which the change that follows holds too."""
     if expected is None:
         return
     locked_tree(session)
     session.expire_all()  # nothing is pending yet: read what is committed now
-    if expected != version(session, actor, slug):
+    if differs(expected, version(session, actor, slug)):
         raise PreconditionFailed(
             f"the collection {slug!r} changed since it was read; read it again"
         )
@@ -195,7 +196,7 @@ def update(
     description: str | None = None,
     visibility: str | None = None,
     new_slug: str | None = None,
-    expected: str | None = None,
+    expected: Expected = None,
 ) -> Collection:
     """Rename, describe, set the visibility of, or change the slug of a collection the actor
     curates; `expected` is the If-Match of the request, checked in this transaction."""
@@ -226,7 +227,7 @@ def move(
     *,
     parent: str | Unset | None = UNSET,
     position: int | None = None,
-    expected: str | None = None,
+    expected: Expected = None,
 ) -> Collection:
     """Move a collection under another `parent` (None: the top level, admins only) and/or to
     `position` among its new siblings (last by default when the parent changes). Moving it

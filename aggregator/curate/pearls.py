@@ -23,6 +23,7 @@ from aggregator.curate.access import Actor, curatable, destination, editable_pea
 from aggregator.curate.boards import clean_markdown
 from aggregator.curate.locks import locked_pearl
 from aggregator.curate.positions import live_order, renumber_pearls
+from aggregator.curate.versions import Expected, differs
 from aggregator.errors import AlreadyHere, Conflict, NotFound, PreconditionFailed, StorageError
 from aggregator.fetch.urls import normalize
 from aggregator.queue import jobs
@@ -89,7 +90,7 @@ def add(
     restored = False
     if existing is not None and existing.trash_id is None:
         raise AlreadyHere(
-            f"already in {collection!r} at position {existing.position + 1}: nothing changed",
+            f"already in {collection!r} (pearl {existing.id}): nothing changed",
             pearl_id=existing.id or 0,
             collection=collection,
             position=existing.position,
@@ -216,14 +217,14 @@ def status(session: Session, reader: Reader, pearl_id: int) -> PearlStatus:
     )
 
 
-def check_version(session: Session, actor: Actor, pearl_id: int, expected: str | None) -> None:
+def check_version(session: Session, actor: Actor, pearl_id: int, expected: Expected) -> None:
     """PreconditionFailed when `expected` (If-Match) is given and is not the current tag,
     read under the pearl's collection lock, which the change that follows holds too (two
     curators saving one note at once: the second gets 412, SECURITY S09)."""
     if expected is None:
         return
     locked_pearl(session, actor, pearl_id)
-    if expected != etag(view(session, actor, pearl_id)):
+    if differs(expected, etag(view(session, actor, pearl_id))):
         raise PreconditionFailed(f"pearl {pearl_id} changed since it was read; read it again")
 
 
@@ -234,7 +235,7 @@ def update(
     *,
     note: str | None = None,
     tags: Iterable[str] | None = None,
-    expected: str | None = None,
+    expected: Expected = None,
 ) -> Pearl:
     """Edit the note (Markdown) and/or the tags; `expected` is checked in this transaction."""
     check_version(session, actor, pearl_id, expected)
@@ -250,7 +251,7 @@ def update(
 
 
 def set_position(
-    session: Session, actor: Actor, pearl_id: int, position: int, expected: str | None = None
+    session: Session, actor: Actor, pearl_id: int, position: int, expected: Expected = None
 ) -> Pearl:
     """Move the pearl to `position` (from 0; past the end is the end) in its collection."""
     check_version(session, actor, pearl_id, expected)
@@ -284,7 +285,7 @@ def move(
     pearl_id: int,
     to: str,
     position: int | None = None,
-    expected: str | None = None,
+    expected: Expected = None,
 ) -> Pearl:
     """Move the pearl, note and tags, into the collection `to` (last, or at `position`).
     AlreadyHere if `to` already holds its article."""

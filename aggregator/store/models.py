@@ -82,7 +82,9 @@ class FetchSource(enum.StrEnum):
 
 
 class SourceStatus(enum.StrEnum):
-    """What the last link-health checks said of the original page (aggregator/queue/health.py)."""
+    """What the last link-health checks said of the original page."""
+
+    # Set by aggregator/queue/health.py.
 
     UNCHECKED = "unchecked"
     ALIVE = "alive"

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from aggregator.curate import accounts, throttle, tokens
 from aggregator.curate.access import Actor
+from aggregator.curate.versions import differs
 from aggregator.errors import Forbidden, NotFound, PreconditionFailed
 from aggregator.store.db import session_scope
 from aggregator.store.models import utcnow
@@ -187,7 +188,7 @@ def update_curator(
         with session_scope(engine) as session:
             _one(session, actor, name)  # 404 first for a curator the token may not see
             curator = accounts.lock(session, name)
-            if expected is not None and tag_of(_one(session, actor, name)) != expected:
+            if differs(expected, tag_of(_one(session, actor, name))):
                 raise PreconditionFailed(f"the curator {name!r} changed since it was read")
             own = curator.id == actor.curator_id
             if body.password is not None and own:  # tried like a sign-in (SECURITY S02)

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from aggregator import store
 from aggregator.curate import tags
+from aggregator.errors import InvalidInput
 from aggregator.store import listing
 from aggregator.store.read_models import ArticleView, CardPage, LinkPage
 from web.api.errors import READ_ERRORS
@@ -94,7 +95,12 @@ def _host(site: str) -> str:
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise InvalidInput("added_since is out of range", code="invalid_request") from None
 
 
 FiltersDep = Annotated[listing.Filters, Depends(filters)]
