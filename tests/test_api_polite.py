@@ -289,3 +289,34 @@ def test_a_body_in_another_format_gets_415_and_broken_json_400(
     spec = client.get("/openapi.json").json()
     create = spec["paths"]["/api/collections"]["post"]["responses"]
     assert {"400", "415", "503"} <= set(create)
+
+
+def test_a_mirror_s_board_tag_goes_stale_on_every_change_a_card_shows(
+    client: TestClient, tokens_of: dict[str, str]
+) -> None:
+    """The README's mirror: a board answers 304 until a note, the order or a deletion
+    changes it."""
+    auth = {"Authorization": f"Bearer {tokens_of['anne']}"}
+    board = "/api/collections/grand"
+    first, second = (c["pearl_id"] for c in client.get(board).json()["cards"][:2])
+
+    def note() -> None:
+        tag = client.get(f"/api/pearls/{first}", headers=auth).headers["etag"]
+        client.patch(
+            f"/api/pearls/{first}", json={"note": "Vu."}, headers={**auth, "If-Match": tag}
+        )
+
+    def order() -> None:
+        tag = client.get(f"/api/pearls/{second}", headers=auth).headers["etag"]
+        client.patch(
+            f"/api/pearls/{second}", json={"position": 0}, headers={**auth, "If-Match": tag}
+        )
+
+    def delete() -> None:
+        assert client.delete(f"/api/pearls/{first}", headers=auth).status_code == 200
+
+    for change in (note, order, delete):
+        tag = client.get(board).headers["etag"]
+        assert client.get(board, headers={"If-None-Match": tag}).status_code == 304
+        change()
+        assert client.get(board, headers={"If-None-Match": tag}).status_code == 200, change
