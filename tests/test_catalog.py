@@ -24,8 +24,11 @@ def test_every_bundled_collection_loads_with_its_captures() -> None:
     files = catalog.load_dir(REPO / "collections")
     assert files, "collections/ has no collection file"
     captures = catalog.captures_of(files)
+    parents = {f.parent for f in files}
     for f in files:
-        assert f.pearls and all(p.note for p in f.pearls), f"{f.path}: every pearl has a note"
+        assert f.pearls or f.slug in parents, f"{f.path}: a collection holds pearls or themes"
+        assert all(p.note for p in f.pearls), f"{f.path}: every pearl has a note"
+        assert f.description, f"{f.path}: every collection has an introduction"
         missing = [p.url for p in f.pearls if p.url not in {k for k in captures}]
         assert not missing, f"{f.path}: pearls without an offline capture: {missing}"
 

@@ -71,7 +71,14 @@ def test_offline_sync_builds_the_community_manager_board(env: str) -> None:
     assert code == 0, output
     engine = make_engine(env)
     with Session(engine) as s:
-        cards = store.board(s, "community-manager").cards
+        # The board is a tree: its themes are sub-collections holding the pearls.
+        themes = [c.slug for c in store.board(s, "community-manager").children]
+        assert themes == [
+            "definir-le-metier", "le-quotidien", "le-marche-de-l-emploi",
+            "devenir-community-manager",
+        ]  # fmt: skip
+        assert all(store.board(s, slug).collection.description for slug in themes)
+        cards = [card for slug in themes for card in store.board(s, slug).cards]
     assert len(cards) >= 8
     for card in cards:
         assert card.fetch_status == "ok", (card.url, card)
@@ -187,11 +194,14 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_serve_on_an_empty_database_shows_the_board(served: str) -> None:
-    page = httpx.get(served + "/c/community-manager", timeout=10)
-    api = httpx.get(served + "/api/collections/community-manager", timeout=10).json()
-    assert page.status_code == 200
-    assert len(api["cards"]) >= 8
-    for card in api["cards"]:
+    root = httpx.get(served + "/c/community-manager", timeout=10)
+    assert root.status_code == 200 and "Le quotidien" in root.text
+    every = httpx.get(
+        served + "/api/articles", params={"collection": "community-manager"}, timeout=10
+    ).json()["cards"]
+    assert len(every) >= 8
+    for card in every:  # each on its theme's board
+        page = httpx.get(served + f"/c/{card['collection']}", timeout=10)
         assert card["title"] in page.text.replace("&#39;", "'").replace("&amp;", "&")
 
 

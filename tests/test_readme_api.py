@@ -213,11 +213,13 @@ def test_the_read_examples_answer_what_the_text_says(story: Story) -> None:
             assert slugs.index(collection["parent"]) < index, slugs
     assert "community-manager" in {c["slug"] for c in under} <= set(slugs)
 
-    # A board, 5 cards a page, and the cursor to the next one.
-    assert board["collection"]["slug"] == "community-manager"
-    assert len(board["cards"]) == 5
+    # A theme's board, 2 cards a page, and the cursor to the next one.
+    assert board["collection"]["slug"] == "le-quotidien"
+    assert board["collection"]["parent"] == "community-manager"
+    assert len(board["cards"]) == 2
     assert isinstance(board["next_cursor"], str) and board["next_cursor"]
-    pearls = board["collection"]["pearl_count"]
+    # The bundled board is a tree: the root's pearls are in its themes.
+    pearls = sum(c["pearl_count"] for c in under)
 
     # Every pearl in French (fr or fr-XX), newest first, each naming its collection.
     cards = french["cards"]
@@ -229,7 +231,7 @@ def test_the_read_examples_answer_what_the_text_says(story: Story) -> None:
     assert added == sorted(added, reverse=True)
     assert {c["collection"] for c in cards} <= set(slugs)
 
-    # Titles and links only, one per pearl of the board.
+    # Titles and links only, one per pearl of the board's whole tree.
     assert len(links["links"]) == pearls and links["next_cursor"] is None
     for link in links["links"]:
         assert link["title"] and link["url"].startswith("http"), link
@@ -244,7 +246,7 @@ def test_the_read_examples_answer_what_the_text_says(story: Story) -> None:
     # One article and its clean copy.
     assert article["id"] == 1 and article["title"]
     assert "<p>" in article["content_html"] and "<script" not in article["content_html"]
-    assert "community-manager" in [c["slug"] for c in article["collections"]]
+    assert {c["slug"] for c in article["collections"]} <= {c["slug"] for c in under}
 
 
 def test_polling_gets_304_and_a_smaller_gzip_answer(story: Story) -> None:
@@ -257,7 +259,7 @@ def test_polling_gets_304_and_a_smaller_gzip_answer(story: Story) -> None:
     compressed, whole = (int(size[1]) for size in sizes if size)
     assert whole >= 1024 and 0 < compressed < whole, lines
     # The same ETag plus -gzip, both naming one version.
-    board = f"{story.base}/api/collections/community-manager"
+    board = f"{story.base}/api/collections/le-quotidien"
     zipped = httpx.get(board, headers={"Accept-Encoding": "gzip"}, timeout=10).headers["etag"]
     bare = httpx.get(board, headers={"Accept-Encoding": "identity"}, timeout=10).headers["etag"]
     assert zipped == bare[:-1] + '-gzip"', (zipped, bare)
@@ -267,24 +269,24 @@ def test_the_write_example_makes_a_collection_a_pearl_and_an_edit(story: Story) 
     values, other = json_values(story.ran["write"].output())
     assert other == ["curator anne added (admin)"], story.ran["write"].out
     made, edited = values
-    assert made["collection"]["slug"] == "le-quotidien"
+    assert made["collection"]["slug"] == "les-outils"
     assert made["collection"]["parent"] == "community-manager"
     assert [b["slug"] for b in made["breadcrumbs"]] == ["community-manager"]
     # The PATCH edited the pearl the example added (its address from the 201's Location).
     assert (edited["collection"], edited["url"]) == (
-        "le-quotidien",
+        "les-outils",
         "https://example.org/une-journee-de-cm",
     )
     assert (edited["note"], edited["tags"]) == ("Le meilleur point de départ.", ["métier"])
     assert edited["note_html"] == "<p>Le meilleur point de départ.</p>"
 
     # The pearl is on the new board, waiting: nothing fetches it (--no-worker).
-    quotidien = httpx.get(f"{story.base}/api/collections/le-quotidien", timeout=10).json()
-    assert [(c["pearl_id"], c["fetch_status"]) for c in quotidien["cards"]] == [
+    outils = httpx.get(f"{story.base}/api/collections/les-outils", timeout=10).json()
+    assert [(c["pearl_id"], c["fetch_status"]) for c in outils["cards"]] == [
         (edited["id"], "pending")
     ]
     under = httpx.get(f"{story.base}/api/collections?under=community-manager", timeout=10)
-    assert "le-quotidien" in {c["slug"] for c in under.json()}
+    assert "les-outils" in {c["slug"] for c in under.json()}
 
 
 def test_a_patch_with_the_examples_old_etag_gets_412_and_none_gets_428(story: Story) -> None:

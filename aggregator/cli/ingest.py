@@ -374,7 +374,9 @@ def sync(
 
 @app.command()
 def refresh(
-    collection: str = typer.Option(None, "--collection", "-c", help="Only this collection"),
+    collection: str = typer.Option(
+        None, "--collection", "-c", help="Only this collection and those nested in it"
+    ),
     failed_only: bool = typer.Option(
         False, "--failed", help="Only articles whose fetch failed or that were not articles"
     ),

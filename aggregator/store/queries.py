@@ -23,6 +23,7 @@ from aggregator.store.models import (
     Pearl,
     utcnow,
 )
+from aggregator.store.tree import Tree
 
 # --- writes ---------------------------------------------------------------------------------
 
@@ -277,7 +278,8 @@ def get_article(session: Session, article_id: int) -> Article:
 def articles_for_refresh(
     session: Session, slug: str | None = None, status: str | None = None
 ) -> Sequence[Article]:
-    """Articles to fetch again: all, those of one collection, and/or those in one status.
+    """Articles to fetch again: all, those of one collection and the collections nested in
+    it, and/or those in one status.
 
     status="failed" (`perles refresh --failed`) also takes the not_article pages: a login wall
     may lift, a home page may be replaced by the article, and a better extractor may find the
@@ -286,9 +288,9 @@ def articles_for_refresh(
     stmt = select(Article).order_by(col(Article.id))
     if slug is not None:
         collection = get_collection(session, slug)
-        stmt = stmt.join(Pearl, col(Pearl.article_id) == Article.id).where(
-            Pearl.collection_id == collection.id
-        )
+        subtree = [n.id for n in Tree.load(session).subtree(collection.id or 0)]
+        held = select(Pearl.article_id).where(col(Pearl.collection_id).in_(subtree))
+        stmt = stmt.where(col(Article.id).in_(held))
     if status == FetchStatus.FAILED:
         stmt = stmt.where(col(Article.fetch_status).in_([s.value for s in FAILURES]))
     elif status is not None:

@@ -6,8 +6,9 @@ ETag / 304 polling saves, each beside the plain 200 read measured in the same ru
 The board is served as a new user serves it: `perles serve --no-worker` (the console script
 beside this Python) on a fresh SQLite database in a temporary directory, with no PERLES_*
 variable but the database's, on a free port of 127.0.0.1. Its first start loads
-collections/*.toml from the offline captures; the benchmark waits until every card of
-/api/collections/community-manager is fetched (`ok`). Only 127.0.0.1 is contacted.
+collections/*.toml from the offline captures; the benchmark waits until every pearl of the
+bundled tree (/api/articles?collection=community-manager) is fetched (`ok`). Only 127.0.0.1
+is contacted.
 
 1. Sizes. Each read is sent once with `Accept-Encoding: identity` and once with `gzip` on a
    raw socket, and the bytes that arrive are counted as they are: the head (status line and
@@ -55,14 +56,15 @@ from pathlib import Path
 
 import httpx
 
-BOARD = "/api/collections/community-manager"
+BOARD = "/api/collections/le-quotidien"  # a theme of the bundled board, with its cards
+LOADED = "/api/articles?collection=community-manager&limit=200"  # the bundled tree's pearls
 READS = [
-    BOARD,  # the whole board: first, as the polls and wrk read it
+    BOARD,  # a whole board: first, as the polls and wrk read it
     "/api/articles?limit=50",
     "/api/links?limit=50",
     "/api/links?limit=1",  # under 1 KiB: never compressed, one ETag for both
     "/openapi.json",
-    "/c/community-manager",  # the board page, HTML
+    "/c/le-quotidien",  # the board page, HTML
 ]
 MINIMUM_SIZE = 1024  # web/compression.py: JSON under /api/ is compressed from 1 KiB on
 GZIP_SUFFIX = '-gzip"'  # web/conditional.py: the gzip representation's ETag ends so
@@ -147,7 +149,7 @@ def serving(folder: Path, wait: float) -> Iterator[Served]:
             if time.monotonic() - start > wait:
                 raise SystemExit(f"the board was not loaded after {wait:g} s ({last})")
             try:
-                answer = httpx.get(base + BOARD, timeout=5)
+                answer = httpx.get(base + LOADED, timeout=5)
                 cards = answer.json().get("cards", []) if answer.status_code == 200 else []
                 states = [card.get("fetch_status") for card in cards]
                 if states and all(state == "ok" for state in states):
