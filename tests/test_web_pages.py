@@ -103,6 +103,24 @@ def test_board_has_breadcrumbs_and_sub_collections(
     assert 'href="/c/outils"' in children and "1 perle" not in children and "2 perles" in children
 
 
+def test_a_board_of_themes_shows_its_themes_not_an_empty_board(
+    client: TestClient, engine: Engine
+) -> None:
+    with Session(engine) as s:
+        store.upsert_collection(s, "metier", "Le métier")
+        outils = store.upsert_collection(s, "outils", "Outils", parent_slug="metier")
+        store.upsert_collection(s, "veille", "Veille", parent_slug="metier", position=1)
+        add_article(s, outils, "https://example.org/outils", title="Dix outils")
+        s.commit()
+    html = client.get("/c/metier").text
+    intro = html.split('class="intro"')[1].split("</section>")[0]
+    assert "2 sous-collections" in intro and "0 perle" not in intro
+    assert "aucune perle" not in html
+    home = client.get("/").text
+    assert '<p class="count">2 thèmes</p>' in home  # the tile counts its themes
+    assert "aucune perle" in client.get("/c/veille").text  # a theme with nothing in it yet
+
+
 def test_failed_fetch_shows_url_and_discreet_mark(
     client: TestClient, articles: dict[str, Article]
 ) -> None:
