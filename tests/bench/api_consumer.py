@@ -49,12 +49,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.bench.served import Served, environment, free_port, serve  # noqa: E402
 
 BOARD = "/api/collections/le-quotidien"  # a theme of the bundled board, with its cards
 LOADED = "/api/articles?collection=community-manager&limit=200"  # the bundled tree's pearls
@@ -93,13 +97,6 @@ def times(a: float, b: float) -> str:
 # --- the server -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def perles_command() -> list[str]:
     """The `perles` console script of this environment, as a new user runs it."""
     script = Path(sys.executable).parent / "perles"
@@ -108,69 +105,31 @@ def perles_command() -> list[str]:
     return [sys.executable, "-c", "from aggregator.cli import main; main()"]
 
 
-@dataclass
-class Served:
-    base: str  # http://127.0.0.1:PORT
-    pid: int
-    ready: float  # seconds from the start until the board was loaded
-
-    def cpu_seconds(self) -> float:
-        """The server's user + system CPU time so far, all threads (from /proc)."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def serving(folder: Path, wait: float) -> Iterator[Served]:
-    """`perles serve --no-worker` on a fresh SQLite file in `folder`, once its board is
-    loaded. Stopped with SIGTERM (then SIGKILL after 30 s)."""
+def serving(folder: Path, wait: float) -> contextlib.AbstractContextManager[Served]:
+    """`perles serve --no-worker` on a fresh SQLite file in `folder`, once every pearl of the
+    bundled tree is fetched."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERLES_")}
-    env["PERLES_DATABASE_URL"] = f"sqlite:///{folder / 'perles.db'}"
-    log_path = folder / "serve.log"
-    command = [*perles_command(), "serve", "--no-worker", "--port", str(port)]
-    start = time.monotonic()
-    with log_path.open("wb") as log:
-        # A session of its own: Ctrl-C reaches this script, which stops the server in order.
-        proc = subprocess.Popen(
-            command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        last = "no answer yet"
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(
-                    f"perles serve exited ({proc.returncode}) before the board was loaded:\n"
-                    + log_path.read_text(errors="replace")[-3000:]
-                )
-            if time.monotonic() - start > wait:
-                raise SystemExit(f"the board was not loaded after {wait:g} s ({last})")
-            try:
-                answer = httpx.get(base + LOADED, timeout=5)
-                cards = answer.json().get("cards", []) if answer.status_code == 200 else []
-                states = [card.get("fetch_status") for card in cards]
-                if states and all(state == "ok" for state in states):
-                    break
-                last = f"HTTP {answer.status_code}, fetch_status {states}"
-            except (httpx.TransportError, ValueError) as exc:
-                last = type(exc).__name__
-            time.sleep(0.2)
-        yield Served(base, proc.pid, time.monotonic() - start)
-    finally:
-        proc.terminate()
+
+    def not_ready(base: str) -> str | None:
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            print("perles serve did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
-        else:
-            if proc.returncode not in (0, -signal.SIGTERM):
-                tail = log_path.read_text(errors="replace")[-2000:]
-                print(f"perles serve exited with {proc.returncode}:\n{tail}", file=sys.stderr)
+            answer = httpx.get(base + LOADED, timeout=5)
+            cards = answer.json().get("cards", []) if answer.status_code == 200 else []
+        except (httpx.TransportError, ValueError) as exc:
+            return type(exc).__name__
+        states = [card.get("fetch_status") for card in cards]
+        if states and all(state == "ok" for state in states):
+            return None
+        return f"HTTP {answer.status_code}, fetch_status {states}"
+
+    return serve(
+        [*perles_command(), "serve", "--no-worker", "--port", str(port)],
+        port=port,
+        cwd=folder,
+        env=environment(PERLES_DATABASE_URL=f"sqlite:///{folder / 'perles.db'}"),
+        not_ready=not_ready,
+        wait=wait,
+        what="perles serve",
+    )
 
 
 # --- one exchange, byte for byte ------------------------------------------------------------

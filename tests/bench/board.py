@@ -58,7 +58,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -95,6 +94,10 @@ from aggregator.store.models import (
 from web.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.bench.served import Served, environment, free_port, serve  # noqa: E402
+
 PG_URL = os.environ.get(
     "PERLES_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -778,67 +781,26 @@ def count_queries(url: str, reads: list[Target], data: Dataset) -> dict[str, lis
 # --- the server -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Served:
-    base: str
-    pid: int
-    ready: float
-
-    def cpu_seconds(self) -> float:
-        """The server's user + system CPU time so far, all threads (from /proc)."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def serving(db: Database, wait: float) -> Iterator[Served]:
-    """LAUNCHER in a process of its own, until /_bare answers. Stopped with SIGTERM (then
-    SIGKILL after 30 s)."""
+def serving(db: Database, wait: float) -> contextlib.AbstractContextManager[Served]:
+    """LAUNCHER in a process of its own, until /_bare answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERLES_")}
-    log_path = db.folder / "serve.log"
-    start = time.monotonic()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, db.url, str(port)],
-            cwd=db.folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches this script, which stops the server
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(
-                    f"the server exited ({proc.returncode}) before answering:\n"
-                    + log_path.read_text(errors="replace")[-3000:]
-                )
-            if time.monotonic() - start > wait:
-                raise SystemExit(f"the server did not answer {BARE} within {wait:g} s")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + BARE, timeout=2).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield Served(base, proc.pid, time.monotonic() - start)
-    finally:
-        proc.terminate()
+
+    def not_ready(base: str) -> str | None:
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            print("the server did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
-        else:
-            if proc.returncode not in (0, -signal.SIGTERM):
-                tail = log_path.read_text(errors="replace")[-2000:]
-                print(f"the server exited with {proc.returncode}:\n{tail}", file=sys.stderr)
+            status = httpx.get(base + BARE, timeout=2).status_code
+        except httpx.TransportError as exc:
+            return type(exc).__name__
+        return None if status == 200 else f"HTTP {status}"
+
+    return serve(
+        [sys.executable, "-c", LAUNCHER, db.url, str(port)],
+        port=port,
+        cwd=db.folder,
+        env=environment(),
+        not_ready=not_ready,
+        wait=wait,
+        what="the server",
+    )
 
 
 def warm(base: str, reads: list[Target], expected_cards: int) -> None:
