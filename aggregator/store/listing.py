@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from aggregator.store import cursors
-from aggregator.store.boards import cards, subtree, visible_node
+from aggregator.store.boards import CARD_ONLY, cards, subtree, visible_node
 from aggregator.store.models import Article, Pearl, PearlTag, Tag
 from aggregator.store.read_models import CardPage, LinkPage, PearlLink
 from aggregator.store.tree import VISITOR, Reader, Tree
@@ -65,6 +65,7 @@ def page(
         return Page([], None)
     stmt = (
         select(Pearl, Article)
+        .options(*CARD_ONLY)
         .join(Article, col(Article.id) == Pearl.article_id)
         .where(col(Pearl.collection_id).in_(list(slugs)), col(Pearl.trash_id).is_(None))
         .where(*_conditions(filters))
