@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -224,3 +225,24 @@ def worker() -> Iterator[ExtractionWorker]:
     """One extraction worker process for the session, as one serves a whole `perles sync`."""
     with ExtractionWorker(timeout=30) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Debian chromium for a module (per xdist worker), that resolves no name but
+    127.0.0.1; the browser tests ask for it first, so without chromium they skip (or fail,
+    with PERLES_REQUIRE_BROWSER=1) before anything else starts."""
+    # Imported here: those test modules import this one.
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.test_hostile_render import OFFLINE
+
+    if not CHROMIUM.exists():
+        skip_or_fail(f"{CHROMIUM} is missing", "PERLES_REQUIRE_BROWSER")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, OFFLINE])
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -30,12 +30,10 @@ from aggregator.extract.isolation import ExtractionWorker
 from aggregator.queue import runner
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine, migrate, session_scope
-from tests.conftest import CHEAP_PASSWORDS, skip_or_fail
+from tests.conftest import CHEAP_PASSWORDS
 from tests.pipeline_pages import ARTICLE
 from tests.queue_helpers import Pages, serve_pages
 from tests.site import serve_app
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.test_hostile_render import OFFLINE
 from web.app import create_app
 from web.auth import COOKIE, COOKIE_PATH
 
@@ -142,22 +140,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, worker: ExtractionWorker) -
             stop.set()
             queue.join(timeout=15)
             engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One chromium for the module (per xdist worker), that resolves no name but 127.0.0.1.
-    The tests ask for it first: without chromium they skip before anything else starts."""
-    if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} is missing", "PERLES_REQUIRE_BROWSER")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, OFFLINE])
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 # --- what the browser sees ------------------------------------------------------------------

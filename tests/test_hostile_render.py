@@ -25,10 +25,8 @@ from aggregator.sanitize import sanitize
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine, migrate
 from aggregator.store.models import Article
-from tests.conftest import skip_or_fail
 from tests.hostile_html import EVIL, PROSE, ROWS, Vector, all_vectors
 from tests.site import serve_app
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web_helpers import add_article
 from web.app import create_app
 
@@ -332,20 +330,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     with serve_app(WithoutCSP(create_app(Settings(database_url=url)))) as base:
         yield Site(base, articles, control_id, raw)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} is missing", "PERLES_REQUIRE_BROWSER")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, OFFLINE])
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _context(browser: Browser, site: Site, *, csp: bool) -> tuple[BrowserContext, Watch]:
