@@ -93,3 +93,27 @@ def interleave(
     finally:
         late_engine.dispose()
         early_engine.dispose()
+
+
+def side_by_side(db_url: str, *workers: Callable[[Engine], None]) -> list[BaseException]:
+    """Each of `workers` in a thread of its own, with an engine of its own, all started at
+    once (a barrier); what they raised (a worker stops at its first error)."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(workers))
+
+    def run(work: Callable[[Engine], None]) -> None:
+        engine = make_engine(db_url)
+        try:
+            barrier.wait()
+            work(engine)
+        except Exception as exc:  # the caller asserts on them
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return errors
