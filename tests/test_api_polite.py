@@ -205,6 +205,8 @@ def test_the_document_tells_the_limit_on_every_write(client: TestClient) -> None
             assert {"Retry-After", "RateLimit-Remaining"} <= set(limited["headers"]), path
             ok = next(v for k, v in operation["responses"].items() if k.startswith("2"))
             assert "RateLimit-Reset" in ok["headers"], (method, path)
+            # a write without a token is not counted: its 401 tells no standing
+            assert "RateLimit-Reset" not in operation["responses"]["401"].get("headers", {})
 
 
 def test_a_compressed_body_is_gzip_of_the_json(

@@ -63,7 +63,7 @@ def _rate_limited(responses: dict[str, Any]) -> None:
         name: {"description": text, "schema": TEXT} for name, text in RATE_LIMIT_HEADERS.items()
     }
     for status, answer in responses.items():
-        if status[0] in "24":
+        if status[0] in "24" and status != "401":  # a write without a token is not counted
             answer.setdefault("headers", {}).update(headers)
     limited = "Too many writes: at most `RateLimit-Limit` a minute per curator."
     if "429" in responses:
