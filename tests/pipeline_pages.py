@@ -19,3 +19,9 @@ ARTICLE = """<!doctype html><html lang="fr"><head><meta charset="utf-8">
 <div id="comments"><h3>Une réponse à « Le métier de CM »</h3><p>Super article ! Répondre</p>
 <form id="commentform"><h3>Laisser un commentaire</h3><textarea></textarea></form></div>
 </body></html>"""
+
+# A real 1 x 1 PNG, for the page's <img src="/pixel.png">.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63d0cf2ffe0f0003f30211227c3edb0000000049454e44ae426082"
+)

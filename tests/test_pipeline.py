@@ -4,6 +4,7 @@ SQLite and PostgreSQL: `pipeline.add` places the pearl and queues the job, the r
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from aggregator.extract.isolation import ExtractionWorker
 from aggregator.queue import pipeline
 from aggregator.settings import Settings
 from aggregator.store.models import Article, Job
-from tests.pipeline_pages import ARTICLE
+from tests.pipeline_pages import ARTICLE, PIXEL
 from tests.queue_helpers import add_url, drain, quick
 from tests.site import Site, serve
 
@@ -61,6 +62,7 @@ def test_add_puts_a_clean_card_on_the_board(
     worker: ExtractionWorker, engine: Engine, fast: Settings, site: Site, cm: str
 ) -> None:
     url = site.page("/2011/03/metier-cm", ARTICLE)
+    site.page("/pixel.png", PIXEL, "image/png")
     outcome = add(engine, fast, worker, url, cm, "Le meilleur portrait du métier.")
     assert outcome.ok, outcome.error
     with Session(engine) as s:
@@ -78,7 +80,8 @@ def test_add_puts_a_clean_card_on_the_board(
     for junk in ("Laisser un commentaire", "Classé dans", "Partager", "Super article", "Accueil"):
         assert junk not in body, junk
     assert "javascript:" not in body and "onerror" not in body
-    assert f'src="{site.base}/pixel.png"' in body  # relative URLs point at the article's site
+    # The page's image (a relative URL, read against the article's site) is now our own copy.
+    assert re.search(r'<img src="/img/[0-9a-f]{64}\.webp"', body) and "pixel.png" not in body
 
 
 def test_redirect_is_followed_and_the_final_url_kept(

@@ -18,7 +18,7 @@ from web.app import create_app
 
 CARD_FIELDS = {
     "pearl_id", "article_id", "collection", "position", "title", "url", "excerpt", "site_name", "author",
-    "published", "language", "word_count", "image", "note", "note_html", "tags", "added_at",
+    "published", "language", "word_count", "image", "thumbnail", "icon", "note", "note_html", "tags", "added_at",
     "fetch_status", "last_error", "source_status", "source_checked_at", "source_error",
 }  # fmt: skip
 

@@ -19,6 +19,7 @@ from web.answer_headers import AnswerHeaders
 from web.compression import PageCompression
 from web.cors import ApiReadCors
 from web.head import HeadAsGetMiddleware
+from web.images import router as images_router
 from web.limits import BodyLimitMiddleware
 from web.ratelimit import WriteLimiter
 from web.security import DOCS_ASSETS, SecurityHeadersMiddleware
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)  # outermost: refuses before anything reads
     errors.install(app)
     app.include_router(pages.router)
+    app.include_router(images_router)  # /img/: our own copies of images
     app.include_router(api.router)
     app.include_router(curate.router)
     openapi.install(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zlib
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,11 +68,19 @@ def safe_url(value: object) -> str | None:
     return value
 
 
-def image_src(value: object) -> str | None:
-    """`value` if a visitor's browser may load it as an image here: https only (the CSP allows
-    https: images; an http one would be blocked, or mixed content on an https board)."""
-    url = safe_url(value)
-    return url if url is not None and url[:8].lower() == "https://" else None
+TINTS = 6  # placeholder tiles' colours (web/static/style.css: .tint-0 to .tint-5)
+
+
+def tint(value: object) -> int:
+    """The colour of a site's placeholder tile: the same for every card of one host."""
+    return zlib.crc32(str(value or "").removeprefix("www.").encode()) % TINTS
+
+
+def initial(value: object) -> str:
+    """The letter a placeholder tile shows: the first letter or digit of a site's name or
+    host ("www." skipped), in capitals; "·" when there is none."""
+    text = str(value or "").removeprefix("www.")
+    return next((ch.upper() for ch in text if ch.isalnum()), "·")
 
 
 def host(value: object) -> str:
@@ -175,7 +184,8 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters.update(
         safe_url=safe_url,
-        image_src=image_src,
+        tint=tint,
+        initial=initial,
         host=host,
         not_article_reason=not_article_reason,
         source_cause=source_cause,

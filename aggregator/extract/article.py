@@ -84,6 +84,7 @@ class Extracted:
     word_count: int
     image: str | None = None
     canonical: str | None = None  # <link rel=canonical> or og:url, absolute, untrusted
+    icon: str | None = None  # <link rel=icon>, absolute, untrusted
     not_article: Verdict | None = None  # why the page is not an article, if it is not
 
 
@@ -126,6 +127,7 @@ def extract(html: str, url: str) -> Extracted:
         word_count=len(text.split()),
         image=meta.image,
         canonical=meta.canonical,
+        icon=meta.icon,
         not_article=not_article(signals, text),
     )
 

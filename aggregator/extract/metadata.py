@@ -56,6 +56,9 @@ class Metadata:
     # The page's own idea of its address (<link rel=canonical>, else og:url), absolute; as
     # untrusted as the rest: the store keeps it as a duplicate key only on the page's own host.
     canonical: str | None = None
+    # The page's icon (<link rel=icon>, else apple-touch-icon; never an SVG), absolute,
+    # untrusted: aggregator/images fetches it through the fetcher's guard, or /favicon.ico.
+    icon: str | None = None
 
 
 def read_metadata(tree: HtmlElement, url: str) -> Metadata:
@@ -159,7 +162,21 @@ def read_metadata(tree: HtmlElement, url: str) -> Metadata:
             url,
             _xpath_attr(tree, "//link[@rel='canonical'][@href]/@href") or head.get("og:url"),
         ),
+        icon=_absolute(url, _icon_link(tree)),
     )
+
+
+def _icon_link(tree: HtmlElement) -> str | None:
+    """The href of the page's icon: the first <link rel="icon"> ("shortcut icon" too), else
+    "apple-touch-icon", that is not SVG (an SVG may hold scripts: we never take one)."""
+    links = tree.xpath("//link[@rel][@href]")[:100]
+    for wanted in ("icon", "apple-touch-icon"):
+        for link in links:
+            href = (link.get("href") or "").strip()
+            svg = "svg" in (link.get("type") or "").lower() or ".svg" in href.lower()
+            if wanted in (link.get("rel") or "").lower().split() and href and not svg:
+                return href
+    return None
 
 
 def _head_tags(tree: HtmlElement) -> dict[str, str]:

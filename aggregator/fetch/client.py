@@ -75,6 +75,17 @@ class Page:
     not_modified: bool = False  # a 304 to our conditional GET: html and body are empty
 
 
+@dataclass(frozen=True)
+class Blob:
+    """A fetched body that is not a page (an image): its bytes, decompressed and capped, not
+    decoded; what they are is for the caller to check by the bytes themselves."""
+
+    url: str
+    final_url: str
+    content_type: str  # as the server declared it: a claim, never trusted
+    body: bytes = field(repr=False)
+
+
 class _NoCookies(DefaultCookiePolicy):
     """Refuses every cookie: a fetch never carries what another site (or page) set."""
 
@@ -171,6 +182,33 @@ class Fetcher:
 
         with netguard.deadline(deadline):
             return self._exchange(normalize(url), conditional, deadline, finish, self.robots)
+
+    def fetch_bytes(
+        self, url: str, *, accept: str, cap: int | None = None, deadline: float | None = None
+    ) -> Blob:
+        """GET `url` for a body that is not a page (an image, a favicon): the same vetted hops,
+        guarded connections, robots.txt and deadline as `fetch`, and a body of at most `cap`
+        bytes (never more than max_body_bytes). `deadline` (monotonic) may only shorten the
+        fetch's own. No content-type check: the caller checks the bytes."""
+        cap = min(cap or self.settings.max_body_bytes, self.settings.max_body_bytes)
+        end = time.monotonic() + self.settings.total_timeout
+        end = min(end, deadline) if deadline is not None else end
+
+        def finish(final: str, response: httpx.Response) -> Blob:
+            status = response.status_code
+            if status >= 400 or not 200 <= status < 300 or status == 204:
+                raise status_error(response)
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > cap:
+                raise TooLarge(f"body larger than {cap} bytes (declared {declared})")
+            body = read_bounded(response.iter_raw(), _coding(response), cap, end)
+            if not body:
+                raise BadContent("empty body", code="empty")
+            content_type = _CONTROLS.sub("", response.headers.get("content-type", ""))[:200]
+            return Blob(url=url, final_url=final, content_type=content_type, body=body)
+
+        with netguard.deadline(end):
+            return self._exchange(normalize(url), {"Accept": accept}, end, finish, self.robots)
 
     def _robots_txt(self, url: str) -> tuple[int, bytes]:
         # Within the fetch's deadline (set by `fetch`): the page waits for its robots.txt.

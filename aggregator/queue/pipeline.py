@@ -10,6 +10,8 @@ once or not at all (SECURITY D01).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,12 +20,16 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.errors import ExtractionError, FetchError
-from aggregator.extract.isolation import ExtractionWorker
+from aggregator.extract.isolation import CleanArticle, ExtractionWorker
 from aggregator.fetch.client import Fetcher
+from aggregator.images import ingest as images
+from aggregator.images.inline import localize
 from aggregator.queue import health, jobs
 from aggregator.store import archive
 from aggregator.store.db import session_scope
 from aggregator.store.models import FetchSource, FetchStatus, Job, JobKind, utcnow
+
+log = logging.getLogger("perles.pipeline")
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ def fetch_into(
         return Outcome(
             url, job.article_id, False, error=reason, cause=exc, http_status=http_status, live=live
         )
+    gathered = _images(engine, fetcher, found, page.final_url)
     fields = store.ExtractedFields(
         final_url=page.final_url,
         title=found.title or page.final_url,
@@ -131,7 +138,7 @@ def fetch_into(
         language=found.lang,
         excerpt=found.excerpt,
         text=found.text,
-        content_html=found.content_html,  # sanitised in the worker
+        content_html=gathered.content_html,  # our images in place, sanitised last
         word_count=found.word_count,
         image_url=found.image,
         canonical_url=found.canonical,
@@ -144,6 +151,46 @@ def fetch_into(
         # Already cleaned by the fetcher, and dropped there when longer than their columns.
         article.etag, article.last_modified = page.etag, page.last_modified
         archive.keep(session, job.article_id, page, fetcher.settings.raw_responses_kept)
+        images.keep(session, job.article_id, gathered)
         if fetcher.networked:
             health.mark_alive(session, article)
         return Outcome(url, job.article_id, ok=True, title=article.title, http_status=http_status)
+
+
+def _images(
+    engine: Engine, fetcher: Fetcher, found: CleanArticle, final_url: str
+) -> images.Gathered:
+    """The article's images, fetched through the job's fetcher (images/ingest.py). They never
+    fail the article: if gathering them breaks, the copy is stored without any image."""
+    wait = _host_wait(engine, fetcher.settings.host_delay) if fetcher.networked else None
+    try:
+        return images.gather(
+            engine,
+            fetcher,
+            content_html=found.content_html,
+            base_url=final_url,
+            lead_url=found.image,
+            icon_url=found.icon,
+            wait=wait,
+        )
+    except Exception:
+        log.exception("the images of %s could not be gathered; stored without them", final_url)
+        return images.Gathered(content_html=localize(found.content_html, final_url, {}))
+
+
+def _host_wait(engine: Engine, delay: float) -> images.WaitForHost:
+    """Take a host's politeness slot before each image request, as the runner does before a
+    page (jobs.take_host_slot, shared by every worker process), waiting for it within the
+    deadline."""
+
+    def wait(host: str, deadline: float) -> bool:
+        while True:
+            free_at = jobs.take_host_slot(engine, host, utcnow(), delay)
+            if free_at is None:
+                return True
+            pause = (free_at - utcnow()).total_seconds()
+            if time.monotonic() + pause >= deadline:
+                return False
+            time.sleep(max(pause, 0.01))
+
+    return wait

@@ -12,9 +12,16 @@ from sqlmodel import Session, col, select
 
 from aggregator import notes
 from aggregator.errors import NotFound
-from aggregator.store import cursors
+from aggregator.fetch.urls import host_of
+from aggregator.store import cursors, images
 from aggregator.store.models import Article, Pearl, PearlTag, SourceStatus, Tag
-from aggregator.store.read_models import ArticleView, Board, Card, CollectionSummary
+from aggregator.store.read_models import (
+    ArticleView,
+    Board,
+    Card,
+    CollectionSummary,
+    ServedImage,
+)
 from aggregator.store.tree import VISITOR, Node, Reader, Tree
 
 MAX_PAGE = 200  # cards per page of a board, at most
@@ -146,9 +153,20 @@ def board(
 
 
 def cards(session: Session, rows: Sequence[tuple[Pearl, Article, str]]) -> list[Card]:
-    """The cards of (pearl, article, collection slug) rows, their tags read in one query."""
+    """The cards of (pearl, article, collection slug) rows, their tags, thumbnails and site
+    icons read in one query each."""
     tags = tags_of(session, [p.id for p, _, _ in rows if p.id is not None])
-    return [card(p, a, slug, tags.get(p.id or 0, [])) for p, a, slug in rows]
+    thumbs = images.thumbnails(session, [a.id for _, a, _ in rows if a.id is not None])
+    icons = images.icons(session, {_site(a) for _, a, _ in rows})
+    return [
+        card(p, a, slug, tags.get(p.id or 0, []), thumbs.get(a.id or 0), icons.get(_site(a)))
+        for p, a, slug in rows
+    ]
+
+
+def _site(article: Article) -> str:
+    """The host whose icon a card shows: the one its link leads to."""
+    return host_of(article.final_url or article.url)
 
 
 def tags_of(session: Session, pearl_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -167,7 +185,14 @@ def tags_of(session: Session, pearl_ids: Sequence[int]) -> dict[int, list[str]]:
     return found
 
 
-def card(pearl: Pearl, article: Article, collection: str, tags: list[str]) -> Card:
+def card(
+    pearl: Pearl,
+    article: Article,
+    collection: str,
+    tags: list[str],
+    thumbnail: ServedImage | None = None,
+    icon: ServedImage | None = None,
+) -> Card:
     return Card(
         pearl_id=pearl.id or 0,
         article_id=article.id or 0,
@@ -182,6 +207,8 @@ def card(pearl: Pearl, article: Article, collection: str, tags: list[str]) -> Ca
         language=article.language,
         word_count=article.word_count,
         image=shown_image(article.image_url),
+        thumbnail=thumbnail,
+        icon=icon,
         note=pearl.note,
         note_html=notes.render(pearl.note),
         tags=tags,
@@ -260,6 +287,7 @@ def article_view(
         content_html=article.content_html,
         word_count=article.word_count,
         image=shown_image(article.image_url),
+        lead_image=images.lead(session, article_id) if article.content_html else None,
         fetch_status=article.fetch_status,
         http_status=article.http_status,
         fetched_at=article.fetched_at,

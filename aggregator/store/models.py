@@ -92,7 +92,9 @@ class SourceStatus(enum.StrEnum):
     DEAD = "dead"  # 404/410, a host that no longer resolves, or failing several checks in a row
 
 
-SANITIZER_VERSION = 2  # bump when sanitize.py's allow-list changes; stored rows get re-sanitised
+# Bump when sanitize.py's allow-list changes; stored rows get re-sanitised (store/resanitize.py).
+# 3: an image may only be one of our store's (images/inline.py); the sources' are dropped.
+SANITIZER_VERSION = 3
 
 
 class Collection(SQLModel, table=True):
@@ -351,3 +353,81 @@ class RawResponse(SQLModel, table=True):
     http_status: int
     fetched_at: dt.datetime = Field(sa_column=_ts(nullable=False))
     warc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class StoredImage(SQLModel, table=True):
+    """A copy of an image that our origin serves (`/img/<hash>.webp`): fetched at ingest,
+    checked by its bytes, resized and encoded again (aggregator/images/), named by the
+    SHA-256 of its bytes, so one picture is stored once however many articles show it."""
+
+    __tablename__ = "image"
+
+    hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    media_type: str = Field(sa_column=Column(String(32), nullable=False))
+    width: int
+    height: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class ImageSource(SQLModel, table=True):
+    """Which stored copy an image of another site became, for one use (`variant`: a card's
+    thumbnail, the reader's width, a site's icon): an image already stored is not fetched
+    again, so a re-extraction from the captures or the archive, which hold no images, keeps
+    it. Only successes are recorded."""
+
+    __tablename__ = "image_source"
+    __table_args__ = (UniqueConstraint("url", "variant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(String(2048), nullable=False))
+    variant: str = Field(sa_column=Column(String(16), nullable=False))
+    image_hash: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("image.hash", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    fetched_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class SiteIcon(SQLModel, table=True):
+    """A site's icon (its <link rel=icon>, else /favicon.ico), stored once per host. A host
+    whose icon could not be had keeps a row without an image, so that every article of that
+    site does not ask again before `checked_at` is old (aggregator/images/ingest.py)."""
+
+    __tablename__ = "site_icon"
+
+    host: str = Field(sa_column=Column(String(300), primary_key=True))
+    image_hash: str | None = Field(
+        default=None,
+        sa_column=Column(String(64), ForeignKey("image.hash", ondelete="SET NULL"), index=True),
+    )
+    source_url: str | None = Field(default=None, sa_column=Column(String(2048)))
+    checked_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class ArticleImage(SQLModel, table=True):
+    """An article's lead image as our origin serves it: the card's thumbnail and the reader's
+    copy, made at the article's last fetch from `source_url` (its og:image or the like)."""
+
+    __tablename__ = "article_image"
+
+    article_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("article.id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        )
+    )
+    thumb_hash: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("image.hash", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    wide_hash: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("image.hash", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    source_url: str = Field(sa_column=Column(String(2048), nullable=False))

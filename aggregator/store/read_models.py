@@ -46,6 +46,19 @@ class CollectionSummary(_ReadModel):
     pearl_count: int = Field(description="Number of pearls in the collection itself (count).")
 
 
+class ServedImage(_ReadModel):
+    """An image served from this board's own origin: a copy made when the page was fetched,
+    resized and stripped of its metadata. Visitors' browsers never load the source's."""
+
+    url: str = Field(
+        description="Path of the image on this server (`/img/<sha256>.webp`); it never "
+        "changes content, so it may be cached forever.",
+        examples=["/img/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.webp"],
+    )
+    width: int = Field(description="Width in pixels.")
+    height: int = Field(description="Height in pixels.")
+
+
 class Card(_ReadModel):
     """One pearl on a board: the article as the visitor sees it, plus the curator's note."""
 
@@ -64,6 +77,13 @@ class Card(_ReadModel):
     language: str | None = Field(description="The article's language as a BCP 47 tag, or null.")
     word_count: int | None = Field(description="Words in the stored copy (count), or null.")
     image: str | None = Field(description="The page's lead image, an absolute https URL, or null.")
+    thumbnail: ServedImage | None = Field(
+        description="The lead image as the board shows it: a square thumbnail (at most 144 px) "
+        "served from this server, or null (the board shows a placeholder).",
+    )
+    icon: ServedImage | None = Field(
+        description="The site's icon (at most 64 px), served from this server, or null.",
+    )
     note: str = Field(description="The curator's note, in Markdown as written (may be empty).")
     note_html: str = Field(description="The note rendered to HTML and sanitised.")
     tags: list[str] = Field(description="The curator's tags on this pearl, in name order.")
@@ -156,6 +176,10 @@ class ArticleView(_ReadModel):
     )
     word_count: int | None = Field(description="Words in the stored copy (count), or null.")
     image: str | None = Field(description="The page's lead image, an https URL, or null.")
+    lead_image: ServedImage | None = Field(
+        description="The lead image as the reader page shows it (at most 1200 px), served "
+        "from this server, or null. The images inside `content_html` are served the same way.",
+    )
     fetch_status: FetchStatus = Field(
         description="As on a card: ok, pending, failed or not_article."
     )

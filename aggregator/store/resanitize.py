@@ -3,7 +3,10 @@
 When sanitize.py's allow-list changes, models.SANITIZER_VERSION is bumped, and every stored copy
 made by an older version goes through the new sanitiser again. The input is the stored copy
 itself: it was the older sanitiser's output, so it holds nothing the older allow-list refused,
-and the new one can only narrow it or add its forced attributes. Rows are updated in small
+and the new one can only narrow it or add its forced attributes. It goes through
+images/inline.py's `localize` as at ingest, with nothing newly fetched, which ends with the
+sanitiser: the images of our store stay, any other is dropped (version 3: a copy never sends a
+reader's browser to a source for an image). Rows are updated in small
 batches, each in its own transaction, so an interruption leaves every row at the old version or
 the new one, never half-rewritten, and the next run carries on from where it stopped.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
-from aggregator.sanitize import sanitize
+from aggregator.images.inline import localize
 from aggregator.store.db import session_scope
 from aggregator.store.models import SANITIZER_VERSION, Article
 
@@ -45,7 +48,7 @@ def resanitize(engine: Engine, batch: int = BATCH) -> int:
             ).all()
             for article in rows:
                 base = article.final_url or article.url
-                article.content_html = sanitize(article.content_html or "", base)
+                article.content_html = localize(article.content_html or "", base, {})
                 article.sanitizer_version = SANITIZER_VERSION
                 session.add(article)
         done += len(rows)
