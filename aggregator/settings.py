@@ -94,3 +94,16 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # Held under load (web/serving.py, issue 11 item 8): in each server process, a request's
+    # head must arrive within serve_head_timeout seconds and its body within
+    # serve_body_timeout of the head, else the connection is closed; at most
+    # serve_max_connections are open (lowered to what the file-descriptor limit leaves), the
+    # one idle the longest closed to make room; kept-alive connections close after
+    # serve_keep_alive idle seconds. X-Forwarded-For/-Proto are believed only from
+    # forwarded_allow_ips (a reverse proxy's addresses, comma-separated; "*" for any).
+    serve_head_timeout: float = Field(default=10.0, gt=0)
+    serve_body_timeout: float = Field(default=30.0, gt=0)
+    serve_max_connections: int = Field(default=4096, ge=1)
+    serve_keep_alive: int = Field(default=5, ge=1)
+    forwarded_allow_ips: str = "127.0.0.1,::1"

@@ -165,17 +165,19 @@ def serve(
     checks: bool = typer.Option(
         False, "--checks", help="Also check the sources' links periodically (live requests)"
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Web server processes sharing the port (the queue runs once)"
+    ),
 ) -> None:
     """Serve the board and the JSON API, and run the queue in-process (PERLES_SERVE_WORKERS
     threads); an empty database is first filled from collections/. Link checks, which contact
     every source, run only with --checks (or in `perles worker`), so the bundled demo never
-    touches the network.
+    touches the network. With --workers N, N processes answer on the one port, and the queue
+    runs in this one, which starts and stops them.
 
-    Example: perles serve --port 8000   (then open http://127.0.0.1:8000/)
+    Example: perles serve --port 8000 --workers 2   (then open http://127.0.0.1:8000/)
     """
-    import uvicorn
-
-    from web.app import create_app  # the one place the engine reaches for the web layer
+    from web import serving  # the one place the engine reaches for the web layer
 
     settings = Settings()
     with errors():
@@ -204,8 +206,10 @@ def serve(
     try:
         # uvicorn handles SIGINT/SIGTERM, then raises the signal again for the handler it
         # found: ours, so the process is not killed before the runner finishes its jobs.
+        # With --workers, uvicorn's supervisor takes the signals and stops its processes;
+        # then `stop` is set below and the queue finishes the same way.
         with stop_on_signals(stop):
-            uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="info")
+            serving.run(settings, bind_host, bind_port, workers)
     finally:
         stop.set()
         if queue is not None:
