@@ -1,6 +1,6 @@
 """End to end in Debian's chromium: the board renders, a title opens the reader, no console
-error and no CSP violation. Never downloads a browser; skips without /usr/bin/chromium unless
-PERLES_REQUIRE_BROWSER=1."""
+error, no CSP violation, and no request to any other host: images come from our own store.
+Never downloads a browser; skips without /usr/bin/chromium unless PERLES_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from aggregator.settings import Settings
 from aggregator.store.db import make_engine, migrate
 from aggregator.store.models import FetchStatus
 from tests.conftest import skip_or_fail
+from tests.image_helpers import store_lead_image, store_site_icon
 from tests.site import serve_app
 from tests.web_helpers import add_article
 from web.app import create_app
@@ -35,8 +36,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = Path("/tmp/perles-board.png")
 READER_SCREENSHOT = Path("/tmp/perles-reader.png")
-# Lead images live on another https host; Playwright answers for it (page.route), so nothing
-# leaves the machine and the CSP is exercised on a real cross-origin https image.
+# Where the first article's lead image and its site's icon came from; our store serves them,
+# so the browser never asks this host for anything.
 IMAGES = "https://images.example.org"
 
 
@@ -71,7 +72,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             session, "metier", "Le métier de CM", "Lectures essentielles sur le métier."
         )
         store.upsert_collection(session, "outils", "Outils", parent_slug="metier")
-        add_article(
+        fiche = add_article(
             session,
             root,
             "https://blog.example.org/fiche-metier",
@@ -80,6 +81,9 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             content_html="<h2>Missions</h2><p>Animer une communauté, c'est d'abord écouter.</p>",
             image_url=f"{IMAGES}/fiche-metier.png",
         )
+        assert fiche.id is not None
+        store_lead_image(session, fiche.id, png(240, 126), f"{IMAGES}/fiche-metier.png")
+        store_site_icon(session, "blog.example.org", png(32, 32), f"{IMAGES}/favicon.png")
         add_article(
             session,
             root,
@@ -97,7 +101,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
             session, wall, "not_article: login_wall: x", 200, status=FetchStatus.NOT_ARTICLE
         )
         store.place_pearl(session, root, wall, "Le texte est derrière la connexion.")
-        add_article(  # an http lead image: stored, never shown (nor requested)
+        add_article(  # a lead image never fetched into our store: never shown (nor requested)
             session,
             root,
             "https://old.example.net/veille",
@@ -130,11 +134,6 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            image = png(240, 126)
-            page.route(
-                f"{IMAGES}/**",
-                lambda route: route.fulfill(status=200, content_type="image/png", body=image),
-            )
             page.on(
                 "request",
                 lambda req: None if req.url.startswith(base_url) else outside.append(req.url),
@@ -168,20 +167,26 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
             assert page.locator("ol.cards").evaluate("e => getComputedStyle(e).display") == "grid"
             assert page.locator(".card__note").first.is_visible()
             assert page.locator(".card--unavailable").get_by_text("page indisponible").is_visible()
-            # one thumbnail, loaded, in its small box beside the title
+            # one thumbnail, our own copy (a 126 px square cut from the 240 x 126 image),
+            # loaded, in its small box beside the title, and its site's icon before its name
             thumb = page.locator("img.card__thumb")
             assert thumb.count() == 1
             thumb.evaluate("i => i.decode()")  # waits until the image has loaded
-            assert thumb.evaluate("i => i.naturalWidth") == 240
+            assert thumb.evaluate("i => i.naturalWidth") == 126
+            assert thumb.get_attribute("src").startswith("/img/")  # type: ignore[union-attr]
             assert thumb.bounding_box() == {**thumb.bounding_box(), "width": 72, "height": 72}
             title = cards.first.locator(".card__title").bounding_box()
             assert title is not None and title["x"] < thumb.bounding_box()["x"]  # type: ignore[index]
-            # a card without an image: the title takes the whole width of the card's head
-            plain = cards.nth(1).locator(".card__head")
-            assert (
-                plain.locator(".card__title").bounding_box()["width"]
-                == plain.bounding_box()["width"]
-            )  # type: ignore[index]
+            icon = cards.first.locator("img.card__icon")
+            icon.evaluate("i => i.decode()")
+            assert icon.evaluate("i => i.naturalWidth") == 32
+            assert icon.bounding_box() == {**icon.bounding_box(), "width": 16, "height": 16}
+            # a card without an image: its site's initial on a tile of the same size, and a
+            # glyph for the icon it does not have
+            tile = cards.nth(1).locator(".card__thumb--none")
+            assert tile.inner_text() == "E"  # "Example Weekly"
+            assert tile.bounding_box() == {**tile.bounding_box(), "width": 72, "height": 72}
+            assert cards.nth(1).locator(".card__icon--none").is_visible()
             wall = page.locator(".card--not-article")
             assert wall.get_by_text("Pas un article").is_visible()
             assert wall.get_by_text("se connecter ou de s'abonner").is_visible()
@@ -197,6 +202,7 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
             lead = page.locator(".reader__lead img")
             lead.evaluate("i => i.decode()")
             assert lead.is_visible() and lead.evaluate("i => i.naturalWidth") == 240
+            assert lead.get_attribute("src").startswith("/img/")  # type: ignore[union-attr]
             lead_box, prose_box = lead.bounding_box(), page.locator(".prose").bounding_box()
             assert lead_box and prose_box and lead_box["y"] < prose_box["y"]
             page.screenshot(path=str(READER_SCREENSHOT), full_page=True)
@@ -226,5 +232,4 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
         finally:
             browser.close()
     assert problems == [], problems
-    # the https lead image only: never the http one, never anything else from outside
-    assert sorted(set(outside)) == [f"{IMAGES}/fiche-metier.png"], outside
+    assert outside == [], outside  # our own images only: nothing from any other host

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator import store
 from aggregator.extract.isolation import clean_article
+from aggregator.images.inline import localize
 from aggregator.sanitize import sanitize
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine, migrate
@@ -211,7 +212,9 @@ def _extracted(vector: Vector, url: str) -> dict[str, object]:
         "language": found.lang,
         "excerpt": found.excerpt,
         "text": found.text,
-        "content_html": found.content_html,
+        # stored as the pipeline stores it when none of its images could be had (they name
+        # hostile hosts; aggregator/images/inline.py drops them, and sanitises last)
+        "content_html": localize(found.content_html, url, {}),
         "word_count": found.word_count,
         "image_url": found.image,
     }
@@ -250,7 +253,7 @@ def _store(session: Session) -> list[Stored]:
             url = f"https://blog.example.org/2023/05/{row.lower()}"
             fields = _extracted(mine[0], url)
             parts = [str(_extracted(v, url)["content_html"]) for v in mine]
-            parts += [f"<div>{sanitize(v.body, url)}</div>" for v in mine]
+            parts += [f"<div>{localize(sanitize(v.body, url), url, {})}</div>" for v in mine]
             fields.update(title=f"{row} : {len(mine)} vecteurs", content_html="\n".join(parts))
             keep(row, mine, url, fields)
         for v in (v for v in vectors if v.row == row and not v.body):
