@@ -14,9 +14,7 @@ from sqlmodel import Session
 
 from aggregator import store
 from aggregator.store.models import Article
-from aggregator.store.read_models import CollectionSummary
 from tests.web_helpers import add_article, check_source, count_queries, seed_many
-from web.pages import collection_tree
 from web.templating import TEMPLATES_DIR, date_fr, lang_tag, make_templates, safe_url
 
 
@@ -53,7 +51,7 @@ def reader_ids(html: str) -> list[int]:
 # --- index and board -------------------------------------------------------------------------
 
 
-def test_index_nests_collections_with_counts(
+def test_home_shows_each_top_collection_with_its_themes_and_the_last_pearls(
     client: TestClient, articles: dict[str, Article]
 ) -> None:
     r = client.get("/")
@@ -61,12 +59,20 @@ def test_index_nests_collections_with_counts(
     assert r.headers["content-type"].startswith("text/html")
     html = r.text
     assert '<html lang="fr">' in html
-    # outils sits inside metier's tile, veille inside outils' list; english is its own tile
-    tile = html.split('href="/c/metier"')[1].split('class="collection-tile"')[0]
-    assert 'href="/c/outils"' in tile and 'href="/c/veille"' in tile
-    assert tile.index("/c/outils") < tile.index("/c/veille")
-    assert "4 perles" in tile and "2 perles" in tile and "0 perle" in tile
-    assert 'href="/c/english"' in html
+    # metier's section holds outils as a tile (veille is one level further, on outils' board);
+    # english, with no sub-collection, is a tile of its own in its section.
+    metier = html.split('aria-labelledby="top-metier"')[1].split("</section>")[0]
+    assert '<a href="/c/metier">Le métier de CM</a></h2>' in metier
+    assert 'id="collection-outils"' in metier and "2 perles · 1 sous-collection" in metier
+    assert 'href="/c/veille"' not in metier
+    english = html.split('aria-labelledby="top-english"')[1].split("</section>")[0]
+    assert 'id="collection-english"' in english and "0 perle" in english
+    assert html.index("top-metier") < html.index("top-english")  # curated order
+    # the pearls added last, newest first, each heading under its section's h2
+    recent = html.split('aria-labelledby="recent"')[1].split("</section>")[0]
+    ids = re.findall(r'id="perle-(\d+)"', recent)
+    assert len(ids) == 6 and '<h3 class="card__title"' in recent
+    assert "6 perles au total" in html
 
 
 def test_board_shows_cards_in_curated_order(
@@ -99,8 +105,17 @@ def test_board_has_breadcrumbs_and_sub_collections(
     assert [u for u, _ in parse(crumbs).urls] == ["/", "/c/metier", "/c/outils"]
     assert 'aria-current="page">Veille<' in crumbs
     html = client.get("/c/metier").text
-    children = html.split('class="children"')[1].split("</nav>")[0]
-    assert 'href="/c/outils"' in children and "1 perle" not in children and "2 perles" in children
+    # A sub-collection is a pearl of its own among the cards, before them: its title opens its
+    # board, with its counts and a glimpse of its first pearls in curated order.
+    assert html.index('id="collection-outils"') < html.index('id="perle-')
+    tile = html.split('<li class="card card--collection" id="collection-outils">')[1]
+    tile = tile.split('<li class="card" id="perle-')[0]
+    assert 'href="/c/outils"' in tile and "2 perles · 1 sous-collection" in tile
+    preview = tile.split('class="card__preview"')[1].split("</ul>")[0]
+    assert re.findall(r'<a href="/a/\d+">([^<]*)</a>', preview) == [
+        "Dix outils",
+        "La fiche métier du Community Manager",
+    ]
 
 
 def test_a_board_of_themes_shows_its_themes_not_an_empty_board(
@@ -117,7 +132,7 @@ def test_a_board_of_themes_shows_its_themes_not_an_empty_board(
     assert "2 sous-collections" in intro and "0 perle" not in intro
     assert "aucune perle" not in html
     home = client.get("/").text
-    assert '<p class="count">2 thèmes</p>' in home  # the tile counts its themes
+    assert 'id="collection-outils"' in home and 'id="collection-veille"' in home
     assert "aucune perle" in client.get("/c/veille").text  # a theme with nothing in it yet
 
 
@@ -155,6 +170,30 @@ def test_reader_shows_the_sanitised_copy_and_attribution(
     assert "/c/metier" in hrefs and "/c/outils" in hrefs  # every collection holding it
 
 
+def test_reader_shows_the_curators_notes_the_board_came_from_first(
+    client: TestClient, session: Session, articles: dict[str, Article]
+) -> None:
+    art = articles["ok"]
+
+    def notes(query: str = "") -> list[str]:
+        html = client.get(f"/a/{art.id}{query}").text
+        return re.findall(r'<div class="reader__note-text"><p>(.*?)</p>', html)
+
+    assert notes() == ["Le meilleur point de départ.", "Aussi utile ici."]  # in tree order
+    assert notes("?c=outils") == ["Aussi utile ici.", "Le meilleur point de départ."]
+    body = client.get(f"/api/articles/{art.id}").json()
+    assert [(n["collection"], n["note"]) for n in body["notes"]] == [
+        ("metier", "Le meilleur point de départ."),
+        ("outils", "Aussi utile ici."),
+    ]
+    # A note in a collection the visitor may not see is not read out on the reader page.
+    outils = store.get_collection(session, "outils")
+    outils.visibility = "private"
+    session.add(outils)
+    session.commit()
+    assert notes() == ["Le meilleur point de départ."]
+
+
 def test_reader_of_a_failed_fetch_says_so(client: TestClient, articles: dict[str, Article]) -> None:
     html = client.get(f"/a/{articles['failed'].id}").text
     assert "page indisponible" in html and "pas pu être récupérée" in html
@@ -164,7 +203,8 @@ def test_reader_of_a_failed_fetch_says_so(client: TestClient, articles: dict[str
 
 def test_only_sanitised_html_is_marked_safe() -> None:
     """|safe only on what nh3 produced: the article's copy (aggregator/sanitize.py) and the
-    curators' Markdown rendered by aggregator/notes.py."""
+    curators' Markdown rendered by aggregator/notes.py; and a search hit's passage, escaped
+    whole with only <mark> added (aggregator/search/snippets.py)."""
     env = make_templates().env
     uses = set()
     for path in TEMPLATES_DIR.rglob("*.html"):
@@ -173,7 +213,7 @@ def test_only_sanitised_html_is_marked_safe() -> None:
         for node in env.parse(source).find_all(nodes.Filter):
             if node.name == "safe":
                 uses.add(getattr(node.node, "attr", None))
-    assert uses == {"content_html", "note_html", "description_html"}
+    assert uses == {"content_html", "note_html", "description_html", "snippet_html"}
 
 
 # --- hostile metadata (SECURITY.md H28, H29) -------------------------------------------------
@@ -262,26 +302,6 @@ def test_french_dates() -> None:
     # stored in UTC, shown in Paris time: 23:30 UTC on 31 Dec is already 1 January in Paris
     assert date_fr(dt.datetime(2023, 12, 31, 23, 30, tzinfo=dt.UTC)) == "1er janvier 2024"
     assert date_fr(None) == ""
-
-
-def test_collection_tree_survives_cycles_and_orphans() -> None:
-    def s(slug: str, parent: str | None) -> CollectionSummary:
-        return CollectionSummary(
-            slug=slug,
-            title=slug,
-            description="",
-            description_html="",
-            parent=parent,
-            position=0,
-            visibility="public",
-            own_visibility="public",
-            pearl_count=0,
-        )
-
-    tree = collection_tree([s("a", None), s("b", "a"), s("x", "y"), s("y", "x"), s("o", "gone")])
-    assert [n.collection.slug for n in tree] == ["a", "o", "x"]
-    assert [n.collection.slug for n in tree[0].children] == ["b"]
-    assert [n.collection.slug for n in tree[2].children] == ["y"]
 
 
 # --- errors and headers ----------------------------------------------------------------------
@@ -389,6 +409,28 @@ def test_board_query_count_does_not_grow_with_pearls(client: TestClient, session
         counts[slug] = len(statements)
     assert counts["dix"] == counts["cent"], counts
     assert counts["dix"] <= 12, counts
+
+
+def test_home_and_board_query_counts_do_not_grow_with_sub_collections(
+    client: TestClient, session: Session
+) -> None:
+    def statements(path: str) -> int:
+        with count_queries(client.app.state.engine) as sent:  # type: ignore[attr-defined]
+            assert client.get(path).status_code == 200
+        return len(sent)
+
+    store.upsert_collection(session, "haut", "Haut")
+    counts = []
+    for n in (2, 8):
+        while len(store.list_collections(session)) < n + 1:
+            i = len(store.list_collections(session))
+            theme = store.upsert_collection(session, f"theme-{i}", f"Thème {i}", parent_slug="haut")
+            for j in range(4):
+                add_article(session, theme, f"https://example.org/{i}/{j}", title=f"A{i}.{j}")
+        session.commit()
+        counts.append((statements("/"), statements("/c/haut")))
+    assert counts[0] == counts[1], counts
+    assert client.get("/c/haut").text.count('class="card__preview"') == 8
 
 
 # --- lead images -----------------------------------------------------------------------------

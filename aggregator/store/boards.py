@@ -16,11 +16,15 @@ from aggregator.fetch.urls import host_of
 from aggregator.store import cursors, images
 from aggregator.store.models import Article, Pearl, PearlTag, SourceStatus, Tag
 from aggregator.store.read_models import (
+    PREVIEW,
     ArticleView,
     Board,
     Card,
     CollectionSummary,
+    CuratorNote,
+    PearlLink,
     ServedImage,
+    SubCollection,
 )
 from aggregator.store.tree import VISITOR, Node, Reader, Tree
 
@@ -30,7 +34,7 @@ MAX_PAGE = 200  # cards per page of a board, at most
 CARD_ONLY = (defer(Article.text), defer(Article.content_html))  # type: ignore[arg-type]
 
 
-def _counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
+def pearl_counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
     """Live pearls per collection, for `ids`, in one query."""
     wanted = list(ids)
     if not wanted:
@@ -52,7 +56,7 @@ def summaries(
     if not nodes:
         return []
     ids = [n.id for n in nodes]
-    counts = _counts(session, ids)
+    counts = pearl_counts(session, ids)
     result = []
     for node in nodes:
         parent = tree.nodes.get(node.parent_id) if node.parent_id is not None else None
@@ -146,10 +150,67 @@ def board(
     return Board(
         collection=own,
         breadcrumbs=rest[: len(ancestors)],
-        children=rest[len(ancestors) :],
+        children=sub_collections(session, tree, rest[len(ancestors) :], reader),
         cards=cards(session, [(p, a, node.slug) for p, a in rows]),
         next_cursor=next_cursor,
     )
+
+
+def sub_collections(
+    session: Session, tree: Tree, listed: Sequence[CollectionSummary], reader: Reader
+) -> list[SubCollection]:
+    """`listed` as tiles: each with its own listed sub-collections counted and its first
+    pearls (one query for all of them: the first PREVIEW of each, by a window function)."""
+    if not listed:
+        return []
+    ids = {tree.by_slug[s.slug].id: s.slug for s in listed}
+    rank = (
+        func.row_number()
+        .over(partition_by=col(Pearl.collection_id), order_by=(col(Pearl.position), col(Pearl.id)))
+        .label("rank")
+    )
+    ranked = (
+        select(col(Pearl.id).label("pearl_id"), rank)
+        .where(col(Pearl.collection_id).in_(list(ids)), col(Pearl.trash_id).is_(None))
+        .subquery()
+    )
+    rows = session.exec(
+        select(Pearl, Article)
+        .options(*CARD_ONLY)
+        .join(ranked, ranked.c.pearl_id == Pearl.id)
+        .join(Article, col(Article.id) == Pearl.article_id)
+        .where(ranked.c.rank <= PREVIEW)
+        .order_by(col(Pearl.collection_id), ranked.c.rank)
+    ).all()
+    preview: dict[str, list[tuple[Pearl, Article, str]]] = {}
+    for pearl, article in rows:
+        slug = ids[pearl.collection_id]
+        preview.setdefault(slug, []).append((pearl, article, slug))
+    return [
+        SubCollection(
+            **summary.model_dump(),
+            collections=sum(
+                tree.is_listed(reader, c.id) for c in tree.children(tree.by_slug[summary.slug].id)
+            ),
+            preview=pearl_links(preview.get(summary.slug, [])),
+        )
+        for summary in listed
+    ]
+
+
+def pearl_links(rows: Sequence[tuple[Pearl, Article, str]]) -> list[PearlLink]:
+    """The compact form of (pearl, article, collection slug) rows."""
+    return [
+        PearlLink(
+            pearl_id=p.id or 0,
+            article_id=a.id or 0,
+            collection=slug,
+            title=a.title or a.url,
+            url=a.final_url or a.url,
+            added_at=p.added_at,
+        )
+        for p, a, slug in rows
+    ]
 
 
 def cards(session: Session, rows: Sequence[tuple[Pearl, Article, str]]) -> list[Card]:
@@ -262,11 +323,10 @@ def article_view(
     if article is None:
         raise NotFound(f"no article {article_id}")
     tree = Tree.load(session)
-    holders = session.exec(
-        select(Pearl.collection_id).where(
-            Pearl.article_id == article_id, col(Pearl.trash_id).is_(None)
-        )
+    pearls = session.exec(
+        select(Pearl).where(Pearl.article_id == article_id, col(Pearl.trash_id).is_(None))
     ).all()
+    holders = [p.collection_id for p in pearls]
     open_to_reader = [c for c in holders if tree.can_see(reader, c)]
     came_from = tree.by_slug.get(via) if via else None
     reachable = any(tree.is_listed(reader, c) for c in open_to_reader) or (
@@ -297,4 +357,35 @@ def article_view(
         source_checked_at=article.source_checked_at,
         source_error=error_code(article.source_error),
         collections=summaries(session, tree, tree.listed(reader, open_to_reader), reader),
+        notes=_curator_notes(session, tree, pearls, reader, came_from),
     )
+
+
+def _curator_notes(
+    session: Session, tree: Tree, pearls: Sequence[Pearl], reader: Reader, came_from: Node | None
+) -> list[CuratorNote]:
+    """The notes of `pearls` that `reader` may read: those in collections listed to them, and
+    in the collection they came from; that one first, then in the tree's order."""
+    shown = {c.id for c in tree.listed(reader, [p.collection_id for p in pearls])}
+    if came_from is not None and tree.can_see(reader, came_from.id):
+        shown.add(came_from.id)
+    noted = [p for p in pearls if p.note.strip() and p.collection_id in shown]
+    order = {node.id: i for i, node in enumerate(tree.listed(reader, list(shown)))}
+    noted.sort(
+        key=lambda p: (
+            came_from is None or p.collection_id != came_from.id,
+            order.get(p.collection_id, len(order)),
+            p.id,
+        )
+    )
+    tags = tags_of(session, [p.id for p in noted if p.id is not None])
+    return [
+        CuratorNote(
+            collection=tree.nodes[p.collection_id].slug,
+            collection_title=tree.nodes[p.collection_id].title,
+            note=p.note,
+            note_html=notes.render(p.note),
+            tags=tags.get(p.id, []) if p.id is not None else [],
+        )
+        for p in noted
+    ]

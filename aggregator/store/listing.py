@@ -5,16 +5,15 @@ pages. The JSON API's `/api/articles` and `/api/links` read through here."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from aggregator.store import cursors
-from aggregator.store.boards import CARD_ONLY, cards, subtree, visible_node
+from aggregator.store.boards import CARD_ONLY, cards, pearl_links, subtree, visible_node
 from aggregator.store.models import Article, Pearl, PearlTag, Tag
-from aggregator.store.read_models import CardPage, LinkPage, PearlLink
+from aggregator.store.read_models import CardPage, LinkPage
 from aggregator.store.tree import VISITOR, Reader, Tree
 
 DEFAULT_PAGE = 50
@@ -138,18 +137,4 @@ def card_page(session: Session, found: Page) -> CardPage:
 
 
 def link_page(found: Page) -> LinkPage:
-    return LinkPage(links=links(found.rows), next_cursor=found.next_cursor)
-
-
-def links(rows: Sequence[tuple[Pearl, Article, str]]) -> list[PearlLink]:
-    return [
-        PearlLink(
-            pearl_id=p.id or 0,
-            article_id=a.id or 0,
-            collection=slug,
-            title=a.title or a.url,
-            url=a.final_url or a.url,
-            added_at=p.added_at,
-        )
-        for p, a, slug in rows
-    ]
+    return LinkPage(links=pearl_links(found.rows), next_cursor=found.next_cursor)

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aggregator.store.models import FetchStatus, JobState, SourceStatus, Visibility
 
+PREVIEW = 3  # pearls shown inside a sub-collection's tile
+
 
 class _ReadModel(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -110,6 +112,17 @@ class Card(_ReadModel):
     )
 
 
+class SubCollection(CollectionSummary):
+    """A sub-collection as its parent's board shows it: a pearl that opens a board."""
+
+    collections: int = Field(
+        description="How many sub-collections of its own the reader may see (count)."
+    )
+    preview: list[PearlLink] = Field(
+        description=f"Its first pearls in curated order, at most {PREVIEW}, for a glimpse."
+    )
+
+
 class Board(_ReadModel):
     """A collection as a board: its cards in curated order, its sub-collections, its path."""
 
@@ -117,8 +130,9 @@ class Board(_ReadModel):
     breadcrumbs: list[CollectionSummary] = Field(
         description="Its ancestors, from the top-level collection down to its parent."
     )
-    children: list[CollectionSummary] = Field(
-        description="Its sub-collections that the reader may see, in curated order."
+    children: list[SubCollection] = Field(
+        description="Its sub-collections that the reader may see, in curated order, each "
+        "with a glimpse of what it holds."
     )
     cards: list[Card] = Field(description="One page of its pearls, in curated order.")
     next_cursor: str | None = Field(
@@ -156,6 +170,16 @@ class LinkPage(_ReadModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
     )
+
+
+class CuratorNote(_ReadModel):
+    """A curator's note on an article, as placed in one collection."""
+
+    collection: str = Field(description="Slug of the collection whose pearl carries the note.")
+    collection_title: str = Field(description="Title of that collection.")
+    note: str = Field(description="The note, in Markdown as written.")
+    note_html: str = Field(description="The note rendered to HTML and sanitised.")
+    tags: list[str] = Field(description="The pearl's tags, in name order.")
 
 
 class ArticleView(_ReadModel):
@@ -198,6 +222,10 @@ class ArticleView(_ReadModel):
     source_error: str | None = Field(description="Code of the last failed check, or null.")
     collections: list[CollectionSummary] = Field(
         description="The public collections that hold this article."
+    )
+    notes: list[CuratorNote] = Field(
+        description="What the curators wrote about it, one entry per collection that holds it "
+        "with a note (the collection it was opened from first); empty when none wrote one."
     )
 
 
