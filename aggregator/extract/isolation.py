@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import ExtractionError
 from aggregator.extract.article import Extracted, extract
+from aggregator.extract.reading import for_reading
 from aggregator.sanitize import sanitize
 
 if TYPE_CHECKING:  # the child need not import pydantic
@@ -53,7 +54,8 @@ class CleanArticle(Extracted):
     def of(cls, found: Extracted, url: str) -> CleanArticle:
         """`found` with its body sanitised against the article's `url` (nothing edits it after)."""
         values = {f.name: getattr(found, f.name) for f in dataclasses.fields(found)}
-        values["content_html"] = sanitize(found.content_html, url)
+        shaped = for_reading(found.content_html, found.title, found.published)
+        values["content_html"] = sanitize(shaped, url)
         return cls(**values)
 
 

@@ -94,7 +94,9 @@ class SourceStatus(enum.StrEnum):
 
 # Bump when sanitize.py's allow-list changes; stored rows get re-sanitised (store/resanitize.py).
 # 3: an image may only be one of our store's (images/inline.py); the sources' are dropped.
-SANITIZER_VERSION = 3
+# 4: the copy shaped for the reader page (extract/reading.py): headings under its <h1>, no
+#    title or date line repeated at the top.
+SANITIZER_VERSION = 4
 
 
 class Collection(SQLModel, table=True):

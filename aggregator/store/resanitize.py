@@ -6,7 +6,8 @@ itself: it was the older sanitiser's output, so it holds nothing the older allow
 and the new one can only narrow it or add its forced attributes. It goes through
 images/inline.py's `localize` as at ingest, with nothing newly fetched, which ends with the
 sanitiser: the images of our store stay, any other is dropped (version 3: a copy never sends a
-reader's browser to a source for an image). Rows are updated in small
+reader's browser to a source for an image), after extract/reading.py has shaped it for the
+reader page (version 4). Rows are updated in small
 batches, each in its own transaction, so an interruption leaves every row at the old version or
 the new one, never half-rewritten, and the next run carries on from where it stopped.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
+from aggregator.extract.reading import for_reading
 from aggregator.images.inline import localize
 from aggregator.store.db import session_scope
 from aggregator.store.models import SANITIZER_VERSION, Article
@@ -48,7 +50,8 @@ def resanitize(engine: Engine, batch: int = BATCH) -> int:
             ).all()
             for article in rows:
                 base = article.final_url or article.url
-                article.content_html = localize(article.content_html or "", base, {})
+                shaped = for_reading(article.content_html or "", article.title, article.published)
+                article.content_html = localize(shaped, base, {})
                 article.sanitizer_version = SANITIZER_VERSION
                 session.add(article)
         done += len(rows)
