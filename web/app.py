@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from aggregator import __version__
 from aggregator.settings import Settings
 from aggregator.store.db import make_engine
-from web import api, curate, errors, openapi, pages
+from web import api, curate, errors, openapi, pages, search_page
 from web.answer_headers import AnswerHeaders
 from web.compression import PageCompression
 from web.cors import ApiReadCors
@@ -105,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(images_router)  # /img/: our own copies of images
+    app.include_router(search_page.router)
     app.include_router(api.router)
     app.include_router(curate.router)
     openapi.install(app)

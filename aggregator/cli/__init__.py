@@ -6,6 +6,7 @@ board    collection ...: the curator's collections (places count from 1)
 pearls   pearl ...: notes, tags, moves, order
 trash    trash ...: restore whole, purge
 curators curator ..., token ...: accounts, roles, given collections, API tokens
+search   search rebuild: the full-text index filled again
 backup   backup: a consistent copy of the database while the server runs
 """
 
@@ -18,6 +19,7 @@ from aggregator.cli import (
     board,  # noqa: F401  (registers its commands on the app)
     curators,  # noqa: F401  (registers its commands on the app)
     pearls,  # noqa: F401  (registers its commands on the app)
+    search,  # noqa: F401  (registers its commands on the app)
     trash,  # noqa: F401  (registers its commands on the app)
 )
 from aggregator.cli.root import app

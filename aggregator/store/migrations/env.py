@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+from aggregator.search import tables as search_tables
 from aggregator.store import curators, models  # noqa: F401  (register the tables on SQLModel.metadata)
 
 config = context.config
@@ -28,6 +29,7 @@ def _run_on(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
         compare_type=True,
+        include_name=search_tables.include_name,  # the search index: no model declares it
     )
     with context.begin_transaction():
         context.run_migrations()
