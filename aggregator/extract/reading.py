@@ -29,6 +29,7 @@ HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 TOP = 2  # the copy's highest heading level, under the page's own <h1>
 LOOK_AT = 3  # leading blocks examined for a repeated title or date
 DATE_LINE = 80  # characters: a longer block is text, not a date line
+DATE_BLOCKS = ("p", "div", "span", "time", "small")  # what a date line is written in
 DATE_WORDS = 8  # "Publié le 3 mars 2011 par Camille Martin": a date line, at most
 
 
@@ -91,21 +92,24 @@ def _is_date_line(text: str, published: dt.date | None) -> bool:
     return parse_date(text) == published
 
 
+def _repeats(block: HtmlElement, title: str, published: dt.date | None) -> bool:
+    """Whether `block` says again what the page says above the copy: the title, or the date."""
+    text = block.text_content()
+    if block.tag in HEADINGS:
+        return bool(title) and _words(text) == title
+    return block.tag in DATE_BLOCKS and _is_date_line(text, published)
+
+
 def _drop_repeats(root: HtmlElement, title: str | None, published: dt.date | None) -> bool:
     changed = False
     want = _words(title or "")
     for block in _leading_blocks(root):
         if block.tag == "img" or block.find(".//img") is not None:
             break  # a lead image: nothing repeated lies before it
-        text = block.text_content()
-        if block.tag in HEADINGS and want and _words(text) == want:
-            block.drop_tree()
-            changed = True
-        elif block.tag in ("p", "div", "span", "time", "small") and _is_date_line(text, published):
-            block.drop_tree()
-            changed = True
-        else:
+        if not _repeats(block, want, published):
             break
+        block.drop_tree()
+        changed = True
     return changed
 
 
