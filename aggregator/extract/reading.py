@@ -114,12 +114,12 @@ def _drop_repeats(root: HtmlElement, title: str | None, published: dt.date | Non
 
 
 def _demote(root: HtmlElement) -> bool:
-    headings = [h for h in root.iter(*HEADINGS)]
+    headings = [(h, int(str(h.tag)[1])) for h in root.iter(*HEADINGS)]
     if not headings:
         return False
-    shift = TOP - min(int(h.tag[1]) for h in headings)
+    shift = TOP - min(level for _, level in headings)
     if shift == 0:
         return False
-    for h in headings:
-        h.tag = f"h{min(int(h.tag[1]) + shift, 6)}"
+    for h, level in headings:
+        h.tag = f"h{min(level + shift, 6)}"
     return True
