@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-FD_LIMIT = 192  # the server's open files: its guard's cap comes out at about 60
-SLOW = 250  # slow connections: past the cap, and past the limit itself
+FD_LIMIT = 256  # the server's open files: its guard's cap comes out at about 50
+SLOW = 300  # slow connections: past the cap, and past the limit itself
 START_TIMEOUT = 90.0  # seconds for the server to answer (spawned workers import everything)
 
 

@@ -56,8 +56,10 @@ from aggregator.settings import Settings
 log = logging.getLogger("uvicorn.error")  # uvicorn's own logger: its handler and format
 
 REPORT_EVERY = 60.0  # seconds between two summaries of the counted events
-FD_RESERVE = 64  # descriptors kept for the database pool (3 a SQLite connection), files, pipes
-ACCEPT_BURSTS = 3  # accept bursts whose descriptors may be open beyond the cap (see configure)
+# Descriptors kept for the rest: two engines' pools in `perles serve` (the app's and the
+# queue's, 15 connections each at most, 3 descriptors a SQLite connection), files, pipes.
+FD_RESERVE = 128
+ACCEPT_BURSTS = 4  # accept bursts whose descriptors may be open beyond the cap (see configure)
 FD_CEILING = 1 << 20  # when the hard limit is unlimited: Linux's default fs.nr_open
 WORKER_HEALTHCHECK = 30  # seconds a web worker may take to answer uvicorn's supervisor
 
@@ -197,8 +199,9 @@ def configure(settings: Settings) -> Guard:
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if limit == resource.RLIM_INFINITY:
         limit = FD_CEILING
-    # A closed connection's descriptor is freed one turn of the loop later, and a turn may
-    # accept a burst while the previous two bursts are still being admitted: three bursts.
+    # asyncio accepts a burst in one turn of its loop, makes the transports in the next,
+    # calls connection_made (which closes a victim) in the one after, and frees the victim's
+    # descriptor one turn later; a burst may be accepted at each turn: four bursts in flight.
     room = limit - _open_fds() - ACCEPT_BURSTS * backlog_for(limit) - FD_RESERVE
     cap = max(1, min(settings.serve_max_connections, room))
     words = {"head": settings.serve_head_timeout, "body": settings.serve_body_timeout, "cap": cap}

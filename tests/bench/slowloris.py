@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import http.client
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -225,6 +226,9 @@ def run_one(
         for line in text.splitlines()
         if "Slow or excess" in line or "At most" in line or "Open files" in line
     ][:6]
+    # What the tracebacks ended with, counted (the exception lines at the start of a line).
+    ends = Counter(re.findall(r"(?m)^(\w+(?:\.\w+)*(?:Error|Exception)\b.{0,100})$", text))
+    run.notes += [f"{n} x {end}" for end, n in ends.most_common(4)]
     return run
 
 
@@ -235,6 +239,7 @@ def main() -> None:
     parser.add_argument("--attack", type=float, default=12, help="seconds probed under attack")
     parser.add_argument("--ramp", type=float, default=3, help="seconds for attackers to connect")
     parser.add_argument("--wait", type=float, default=120, help="give up on a server after (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     # This process holds the attackers' sockets: give it room.
@@ -253,8 +258,8 @@ def main() -> None:
         f"hard {hard_limit}"
     )
     perles = Path(sys.executable).parent / "perles"
-    with tempfile.TemporaryDirectory(prefix="perles-slowloris-") as name:
-        folder = Path(name)
+    folder = Path(tempfile.mkdtemp(prefix="perles-slowloris-"))
+    try:
         db = folder / "perles.db"
         env = environment(PERLES_DATABASE_URL=f"sqlite:///{db}")
         started = time.monotonic()
@@ -269,7 +274,11 @@ def main() -> None:
             run_one("perles serve", serve_cmd, hard_limit, db, folder, args),
             run_one("perles serve, hard 1024", serve_cmd, SOFT_LIMIT, db, folder, args),
         ]
-        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        if args.keep:
+            print(f"logs kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
     print()
     header = (
