@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,7 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from aggregator import store
 from aggregator.store.home import home
+from aggregator.store.read_models import CollectionSummary
 from web.deps import ArticleId, SessionDep, Slug, TemplatesDep
+from web.templating import board_path
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -23,7 +26,35 @@ def index(request: Request, session: SessionDep, templates: TemplatesDep) -> HTM
 def board(
     slug: Slug, request: Request, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
-    return templates.TemplateResponse(request, "board.html", {"board": store.board(session, slug)})
+    found = store.board(session, slug)
+    public_url = request.app.state.settings.public_url.rstrip("/")
+    context = {"board": found, "embed_code": embed_code(public_url, found.collection)}
+    return templates.TemplateResponse(request, "board.html", context)
+
+
+def embed_code(public_url: str, collection: CollectionSummary) -> str:
+    """The <iframe> a visitor copies to show the board elsewhere, as text: its address is the
+    board's public one (settings, never the request's Host header: SECURITY A17), relative
+    when none is set, and the title is escaped for the attribute it goes in."""
+    src = f"{public_url}{board_path(collection.slug)}/embed"
+    title = html.escape(f"{collection.title} — Perles", quote=True)
+    return (
+        f'<iframe src="{html.escape(src, quote=True)}" title="{title}" width="100%" '
+        'height="480" loading="lazy"></iframe>'
+    )
+
+
+EMBED_CARDS = 50  # pearls an embedded board lists; a link opens the whole board
+
+
+@router.get("/c/{slug}/embed", name="embed")
+def embed(
+    slug: Slug, request: Request, session: SessionDep, templates: TemplatesDep
+) -> HTMLResponse:
+    """A compact board for other sites to put in an iframe: the one page that may be framed
+    (web/security.py); its links open on Perles, in a new tab."""
+    found = store.board(session, slug, limit=EMBED_CARDS)
+    return templates.TemplateResponse(request, "embed.html", {"board": found})
 
 
 @router.get("/a/{article_id}", name="reader")

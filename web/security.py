@@ -4,10 +4,12 @@ Public pages need no script at all, so the policy forbids it, and forbids forms 
 curator's pages (/curate) post forms to our origin and may run our own script files (never an
 inline one): drag and drop, fetch progress. Swagger UI at /docs is FastAPI's page, served from
 our own origin (fastapi-offline's copy of its files) with an inline bootstrap script, and holds
-no user content, so it alone may run inline script. No page may be framed.
+no user content, so it alone may run inline script. No page may be framed but a board's embed.
 """
 
 from __future__ import annotations
+
+import re
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +43,10 @@ DOCS_CSP = "; ".join(
     ]
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
+# A board's embed (/c/{slug}/embed) is the one page any site may frame, as Pearltrees' and
+# Raindrop's embeds are; everything else about it is the public pages' policy.
+EMBED = re.compile(r"/c/[^/]+/embed")
+EMBED_CSP = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
 CURATE_CSP = "; ".join(
     [
         "default-src 'self'",
@@ -70,6 +76,11 @@ def security_headers(path: str) -> dict[str, str]:
     """The headers a response to `path` must carry."""
     if path in DOCS_PATHS:
         policy = DOCS_CSP
+    elif EMBED.fullmatch(path):
+        return {
+            "Content-Security-Policy": EMBED_CSP,
+            **{k: v for k, v in COMMON.items() if k != "X-Frame-Options"},
+        }
     elif path == CURATE_PREFIX or path.startswith(CURATE_PREFIX + "/"):
         # The curator's pages are never cached by a shared cache: they are someone's.
         return {"Content-Security-Policy": CURATE_CSP, "Cache-Control": "no-store", **COMMON}
