@@ -20,7 +20,6 @@ _NO_IMPORT = "there is no import of files and no feed yet (issue 12 brings them)
 NOT_YET = {
     "A09": "there is no search yet (issue 11)",
     "A10": "there is no search yet, and no FTS5 (issue 11)",
-    "A18": "slow clients are left to uvicorn's own timeouts; not measured yet",
     "D08": "WAL growth under a long reader is not measured yet",
     "U32": "a U+202E in a URL path is stored as given and escaped, not isolated on the page;"
     " percent-encoding non-ASCII paths would change the dedup key of stored rows",
