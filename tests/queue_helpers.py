@@ -113,6 +113,11 @@ class Pages:
         self.pages[path] = Page(body.encode(), **options)  # type: ignore[arg-type]
         return self.base + path
 
+    def page_hits(self) -> dict[str, int]:
+        """`hits` of the pages alone: a fetched page's images and its site's icon are asked
+        for too (aggregator/images/), here answered 404."""
+        return {path: n for path, n in self.hits.items() if path in self.pages}
+
 
 @contextmanager
 def serve_pages(site: Pages) -> Iterator[Pages]:

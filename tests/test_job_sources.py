@@ -162,7 +162,7 @@ def test_an_offline_runner_replays_captures_and_leaves_live_jobs_queued(
     )
     [(job, outcome)] = drain(engine, fast, worker)
     assert (job.id, job.state, outcome.ok) == (second.id, "done", True)
-    assert site.hits == {"/live": 1}
+    assert site.page_hits() == {"/live": 1}
     assert article_at(engine, live).title == "Le métier de CM"  # the site's, not the capture's
 
 
@@ -178,7 +178,8 @@ def test_an_archive_job_re_extracts_the_kept_response_without_a_request(
     url = site.add("/kept")
     add_url(engine, url, cm)
     [(first, _)] = drain(engine, fast, worker)
-    assert first.state == "done" and site.hits == {"/kept": 1}
+    assert first.state == "done" and site.page_hits() == {"/kept": 1}
+    live = dict(site.hits)  # the page, and its image and its site's icon asked for once
     site.pages["/kept"].body = CHANGED.encode()
     with session_scope(engine) as s:  # as an older extractor left it
         article = s.exec(select(Article).where(Article.url == url)).one()
@@ -192,7 +193,7 @@ def test_an_archive_job_re_extracts_the_kept_response_without_a_request(
     [(job, outcome)] = drain(engine, fast, worker)
     assert outcome.ok, outcome.error
     assert (job.id, job.state, job.attempts, job.source) == (job_id, "done", 1, "archive")
-    assert site.hits == {"/kept": 1}
+    assert site.hits == live  # nothing more: not the page, not its images
     again = article_at(engine, url)
     assert again.title == "Le métier de CM"
     assert "veille attentive" in (again.content_html or "")

@@ -83,7 +83,7 @@ def test_queued_pages_are_fetched_stored_and_archived_once(
     assert sorted(o.url for _, o in done) == sorted(urls)
     assert all(o.ok and o.title == "Le métier de CM" for _, o in done)
     assert [(j.state, j.attempts) for j in all_jobs(engine)] == [("done", 1)] * 6
-    assert site.hits == {f"/p{i}": 1 for i in range(6)}
+    assert site.page_hits() == {f"/p{i}": 1 for i in range(6)}
     assert count(engine, RawResponse) == 6  # the raw responses, kept for re-extraction
     with Session(engine) as s:
         article = s.exec(select(Article).where(Article.url == urls[2])).one()
@@ -201,7 +201,7 @@ def test_a_hundred_jobs_are_each_processed_once_across_a_restart(
     assert 30 <= states.count("done") < 100 and "running" not in states
     drain(engine, fast, concurrency=3)
     assert [(j.state, j.attempts) for j in all_jobs(engine)] == [("done", 1)] * 100
-    assert site.hits == {f"/n{i}": 1 for i in range(100)}
+    assert site.page_hits() == {f"/n{i}": 1 for i in range(100)}
     assert count(engine, RawResponse) == 100
     assert count(engine, Article, col(Article.fetch_status) == "ok") == 100
 
@@ -229,7 +229,7 @@ def test_two_runners_at_once_never_run_a_job_twice(
     finally:
         other.dispose()
     assert sum(results.values()) == 40
-    assert site.hits == {f"/r{i}": 1 for i in range(40)}
+    assert site.page_hits() == {f"/r{i}": 1 for i in range(40)}
     assert [(j.state, j.attempts) for j in all_jobs(engine)] == [("done", 1)] * 40
 
 
