@@ -96,7 +96,9 @@ def test_a_canonical_link_on_the_pages_own_host_finds_the_page(
     again = pearls.add_retrying(engine, SYSTEM, canonical + "/?utm_source=x", "autre")
     assert (again.article_id, again.job_id) == (article.id, None)  # the page already read
     assert articles(engine) == 1
-    assert site.hits == {"/index.php": 1}  # the canonical address itself was never fetched
+    # the canonical address itself was never fetched (the page's image and its site's icon
+    # were asked for, by the ingest: aggregator/images/)
+    assert site.hits == {"/index.php": 1, "/pixel.png": 1, "/favicon.ico": 1}
 
 
 @pytest.mark.parametrize("tag", ["link", "og-url"])
