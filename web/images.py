@@ -33,8 +33,6 @@ def image(name: str, request: Request, session: SessionDep) -> Response:
         "Cache-Control": CACHE_CONTROL,
         "ETag": tag,
         "X-Content-Type-Options": "nosniff",
-        # Only pages of this board show it (SECURITY: no hotlinking of our copies either).
-        "Cross-Origin-Resource-Policy": "same-origin",
     }
     wanted = request.headers.get("if-none-match", "")
     if tag in (t.strip().removeprefix("W/") for t in wanted.split(",")) or wanted.strip() == "*":

@@ -21,11 +21,14 @@ from aggregator.errors import BadContent
 
 # Raster formats that browsers show and sites serve; ICO and BMP for favicons.
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "ICO", "BMP")
-MAX_PIXELS = 40_000_000  # 40 megapixels: an 8000 x 5000 photo; ~160 MB decoded as RGBA
+MAX_PIXELS = 25_000_000  # 25 megapixels: a 6000 x 4000 photo; at most ~100 MB decoded (RGBA)
 MAX_SIDE = 12_000  # no side longer than this, whatever the area (a 50000 x 1 strip is no image)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow warns past it, raises past twice it
-# What an SVG or another XML or HTML document starts with, after a BOM and blanks.
+# Its warning says nothing we do not act on (open_image refuses past MAX_PIXELS), and
+# warnings.catch_warnings, which could silence it around one call, is not thread-safe.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ORIENTATION = 0x0112  # the EXIF tag
+# What an SVG or another XML or HTML document starts with, after a BOM and blanks.
 _MARKUP = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<", re.S)
 
 
@@ -40,10 +43,7 @@ def open_image(data: bytes, box: tuple[int, int] = (1200, 1200)) -> Image.Image:
         kind = "an SVG image" if b"<svg" in data[:4096].lower() else "markup, not an image"
         raise BadContent(f"refused: {kind}", code="not_image")
     try:
-        with warnings.catch_warnings():
-            # Between MAX_PIXELS and twice it Pillow only warns; the check below refuses it.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
         width, height = image.size
         if width < 1 or height < 1 or max(width, height) > MAX_SIDE:
             raise BadContent(f"image of {width} x {height} refused", code="image_too_large")
