@@ -159,7 +159,7 @@ def test_board_renders_and_title_opens_the_reader(base_url: str) -> None:
             )
 
             page.goto(f"{base_url}/c/metier")
-            cards = page.locator("li.card")
+            cards = page.locator("li.card[id^='perle-']")
             assert cards.count() == 6
             for i in range(6):
                 assert cards.nth(i).is_visible()

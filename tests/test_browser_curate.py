@@ -382,8 +382,10 @@ def test_add_watch_note_move_trash_and_restore(browser: Browser, served: Served,
         expect(page.get_by_label("Note (Markdown)")).to_have_value(NOTE)
         expect(page.locator(".note-preview strong")).to_have_text("indispensable")
         page.goto(f"{base}/c/{slug}")
-        expect(page.locator("li.card .card__title")).to_have_text([me.title("watched")])
-        note = page.locator("li.card .card__note-text")
+        expect(page.locator("li.card[id^='perle-'] .card__title")).to_have_text(
+            [me.title("watched")]
+        )
+        note = page.locator("li.card[id^='perle-'] .card__note-text")
         expect(note.locator("strong")).to_have_text("indispensable")
         expect(note.locator("em")).to_have_text("court")
         link = note.get_by_role("link", name="sourcé")
@@ -419,8 +421,12 @@ def test_add_watch_note_move_trash_and_restore(browser: Browser, served: Served,
         expect(page.locator(f"#pearl-{pearl} .sortable__note strong")).to_have_text("indispensable")
         assert api_order(me, child) == [pearl]
         page.goto(f"{base}/c/{child}")
-        expect(page.locator("li.card .card__title")).to_have_text([me.title("watched")])
-        expect(page.locator("li.card .card__note-text strong")).to_have_text("indispensable")
+        expect(page.locator("li.card[id^='perle-'] .card__title")).to_have_text(
+            [me.title("watched")]
+        )
+        expect(page.locator("li.card[id^='perle-'] .card__note-text strong")).to_have_text(
+            "indispensable"
+        )
 
 
 @pytest.mark.parametrize("js", [WITH_JS, WITHOUT_JS])

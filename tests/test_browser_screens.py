@@ -76,7 +76,9 @@ def visit(base: str, width: int) -> tuple[list[str], list[str], dict[str, list[s
             for name, path in PAGES.items():
                 if path is None:
                     page.goto(f"{base}/c/le-quotidien")
-                    path = page.locator("li.card .card__title a").first.get_attribute("href")
+                    path = page.locator("li.card[id^='perle-'] .card__title a").first.get_attribute(
+                        "href"
+                    )
                     assert path and path.startswith("/a/"), path
                 page.goto(f"{base}{path}")
                 page.wait_for_load_state("load")

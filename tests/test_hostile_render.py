@@ -150,7 +150,7 @@ TEXTS = """() => {
   };
 }"""
 
-CARDS = """() => Object.fromEntries([...document.querySelectorAll("li.card")].map((card) => {
+CARDS = """() => Object.fromEntries([...document.querySelectorAll("li.card[id^='perle-']")].map((card) => {
   const texts = (s) => [...card.querySelectorAll(s)].map((e) => e.textContent);
   return [card.id, { title: texts(".card__title"), site: texts(".card__site"),
     author: texts(".card__author"), excerpt: texts(".card__excerpt") }];
