@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -156,13 +157,22 @@ def postgres_schema(postgres_reason: str | None) -> Iterator[EmptiedSchema | Non
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each test of this process finds its SQLite database, always at the same path:
+    the URL, and so the settings, are the same from test to test (see `client`)."""
+    return tmp_path_factory.mktemp("db") / "perles.db"
+
+
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL on a migrated database with no rows, of each backend: a copy of the process's
-    migrated SQLite file, or its PostgreSQL schema emptied (migrating for every test cost
-    more than the tests themselves)."""
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A URL on a migrated database with no rows, of each backend: a fresh copy of the
+    process's migrated SQLite file, or its PostgreSQL schema emptied (migrating for every
+    test cost more than the tests themselves)."""
     if request.param == "sqlite":
-        path = tmp_path / "perles.db"
+        path: Path = request.getfixturevalue("sqlite_home")
+        for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", ".lock"))):
+            leftover.unlink(missing_ok=True)  # the last test's database, whatever it did
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
@@ -185,7 +195,7 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def settings(db_url: str) -> Settings:
     """Settings for one test: its own database, the repo's collections, loopback allowed."""
     return Settings(
         database_url=db_url,
@@ -207,10 +217,25 @@ def hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
+# One app per settings in a test process. FastAPI builds each route's dependency tree when a
+# new app first matches a request (~0.25 s of CPU for ours): building one per test cost more
+# than most tests. The app keeps no state between tests: its lifespan, run by each test's
+# TestClient, makes the engine and the write limiter anew.
+_APPS: dict[str, FastAPI] = {}
+
+
+def app_for(settings: Settings) -> FastAPI:
+    """The test process's app for `settings`, made the first time."""
+    key = settings.model_dump_json()
+    if key not in _APPS:
+        _APPS[key] = create_app(settings)
+    return _APPS[key]
+
+
 @pytest.fixture
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     """The web app over the test's database, lifespan included."""
-    with TestClient(create_app(settings)) as c:
+    with TestClient(app_for(settings)) as c:
         yield c
 
 

@@ -40,7 +40,7 @@ from aggregator.curate.access import SYSTEM
 from aggregator.settings import Settings
 from aggregator.store.db import session_scope
 from aggregator.store.models import Article
-from web.app import create_app
+from tests.conftest import app_for
 
 CURATOR, PASSWORD = "anne", "correct horse battery"
 
@@ -58,9 +58,9 @@ STATEFUL_CHECKS = [*CHECKS, st_checks.use_after_free, st_checks.ensure_resource_
 # schema's own examples) and the coverage phase (boundaries, missing and wrong-typed values,
 # unexpected methods) add a fixed ~900 requests per backend. Deterministic, with no example
 # database: CI sends the same requests on every run.
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 5
 # Scenarios of the state machine, and the most requests in each.
-SCENARIOS, STEPS = 20, 8
+SCENARIOS, STEPS = 12, 8
 SLUGS = ["metier", "outils", "veille", "english"]  # tests/web_helpers.py seed_board
 OPTIONS: dict[str, Any] = {
     "seed": 10,
@@ -230,7 +230,7 @@ def api_schema(request: pytest.FixtureRequest, settings: Settings, admin: Admin)
     # has (AttributeError); its `nodeid` is the same value.
     request.node._nodeid = request.node.nodeid
     config = CONFIG if settings.database_url.startswith("sqlite") else CONFIG_POSTGRES
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(settings), config=config)
+    return schemathesis.openapi.from_asgi("/openapi.json", app_for(settings), config=config)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

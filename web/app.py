@@ -71,6 +71,9 @@ def create_app(settings: Settings) -> FastAPI:
         # No migrations here: `perles serve` migrates before starting; tests migrate themselves.
         engine = make_engine(settings.database_url)
         app.state.engine = engine
+        # Counted from each start: what the write limit counts lives no longer than the engine.
+        per_minute = settings.api_writes_per_minute
+        app.state.write_limiter = WriteLimiter(per_minute) if per_minute > 0 else None
         try:
             yield
         finally:
@@ -94,8 +97,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.templates = make_templates()
     app.state.settings = settings
-    per_minute = settings.api_writes_per_minute
-    app.state.write_limiter = WriteLimiter(per_minute) if per_minute > 0 else None
     app.add_middleware(ApiReadCors)
     app.add_middleware(AnswerHeaders)
     app.add_middleware(SecurityHeadersMiddleware)
