@@ -26,6 +26,7 @@ from aggregator.search.terms import Terms, parse
 from aggregator.store import cursors
 from aggregator.store.boards import CARD_ONLY, cards, subtree, visible_node
 from aggregator.store.db import is_postgres
+from aggregator.store.listing import in_language
 from aggregator.store.models import Article, Pearl, PearlTag, Tag
 from aggregator.store.read_models import Card
 from aggregator.store.tree import VISITOR, Reader, Tree
@@ -147,13 +148,7 @@ def _searched(session: Session, slug: str | None, reader: Reader) -> dict[int, s
 def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if filters.language:
-        language = filters.language.lower()
-        found.append(
-            or_(
-                func.lower(col(Article.language)) == language,
-                func.lower(col(Article.language)).like(f"{language}-%"),
-            )
-        )
+        found.append(in_language(filters.language))
     if filters.site:
         found.append(_on_site(filters.site))
     if filters.year is not None:

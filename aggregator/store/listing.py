@@ -94,16 +94,19 @@ def _micros(moment: dt.datetime) -> int:
     return since // dt.timedelta(microseconds=1)
 
 
+def in_language(tag: str) -> ColumnElement[bool]:
+    """Articles in the language `tag` (BCP 47), with its subtags: "fr" finds "fr-CA"."""
+    language = tag.lower()
+    return or_(
+        func.lower(col(Article.language)) == language,
+        func.lower(col(Article.language)).like(f"{language}-%"),
+    )
+
+
 def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if filters.language:
-        language = filters.language.lower()
-        found.append(
-            or_(
-                func.lower(col(Article.language)) == language,
-                func.lower(col(Article.language)).like(f"{language}-%"),
-            )
-        )
+        found.append(in_language(filters.language))
     if filters.site:
         found.append(or_(*(_on_host(host) for host in _hosts(filters.site))))
     for key in filters.tag_keys:

@@ -24,6 +24,16 @@ router = APIRouter(tags=["articles"], responses=READ_ERRORS)
 # A host name as typed: letters (any script: it is IDNA-encoded), digits, dots and hyphens.
 _HOST = r"^[^\x00-\x20/?#@:%_\\*\[\]]{1,253}$"
 _LANGUAGE = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+# Only articles in one language (the article lists and the search take it alike).
+LanguageQuery = Annotated[
+    str | None,
+    Query(
+        max_length=35,
+        pattern=_LANGUAGE,
+        description="Only articles in this language, a BCP 47 tag; `fr` also finds `fr-CA`.",
+        examples=["fr"],
+    ),
+]
 
 
 def filters(
@@ -37,15 +47,7 @@ def filters(
             examples=["community-manager"],
         ),
     ] = None,
-    language: Annotated[
-        str | None,
-        Query(
-            max_length=35,
-            pattern=_LANGUAGE,
-            description="Only articles in this language, a BCP 47 tag; `fr` also finds `fr-CA`.",
-            examples=["fr"],
-        ),
-    ] = None,
+    language: LanguageQuery = None,
     site: Annotated[
         str | None,
         Query(

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from aggregator import search
 from aggregator.curate import tags
 from aggregator.search.query import MAX_YEAR, MIN_YEAR
+from web.api.articles import LanguageQuery
 from web.api.errors import READ_ERRORS
 from web.auth import ReaderDep
 from web.conditional import json_read
@@ -19,7 +20,6 @@ from web.deps import SessionDep
 
 router = APIRouter(tags=["articles"], responses=READ_ERRORS)
 
-_LANGUAGE = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
 _ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
 NEXT_LINK: dict[int | str, dict[str, Any]] = {
     200: {
@@ -47,15 +47,7 @@ Query_ = Annotated[
 
 
 def filters(
-    language: Annotated[
-        str | None,
-        Query(
-            max_length=35,
-            pattern=_LANGUAGE,
-            description="Only articles in this language, a BCP 47 tag; `fr` also finds `fr-CA`.",
-            examples=["fr"],
-        ),
-    ] = None,
+    language: LanguageQuery = None,
     site: Annotated[
         str | None,
         Query(
