@@ -80,13 +80,11 @@ def test_migrations_match_the_models(engine) -> None:  # type: ignore[no-untyped
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    from aggregator.search import tables as search_tables
+    from aggregator.store import index_tables
 
     with engine.connect() as conn:
-        # The search index's tables are the migration's alone (aggregator/search/tables.py).
-        context = MigrationContext.configure(
-            conn, opts={"include_name": search_tables.include_name}
-        )
+        # The search index's tables are the migration's alone (aggregator/store/index_tables.py).
+        context = MigrationContext.configure(conn, opts={"include_name": index_tables.include_name})
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
 

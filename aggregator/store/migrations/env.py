@@ -6,8 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from aggregator.search import tables as search_tables
-from aggregator.store import curators, models  # noqa: F401  (register the tables on SQLModel.metadata)
+from aggregator.store import curators, index_tables, models  # noqa: F401  (register the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -29,7 +28,7 @@ def _run_on(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
         compare_type=True,
-        include_name=search_tables.include_name,  # the search index: no model declares it
+        include_name=index_tables.include_name,  # the search index: no model declares it
     )
     with context.begin_transaction():
         context.run_migrations()

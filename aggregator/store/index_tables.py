@@ -1,6 +1,7 @@
-"""The index's own tables (migration 0007), which no SQLModel model declares: an FTS5 table
-and its shadow tables on SQLite, search_doc on PostgreSQL. Alembic's comparisons of the
-models with the database leave them out (migrations/env.py, tests/test_store.py)."""
+"""The search index's own tables (migration 0007, aggregator/search/), which no SQLModel
+model declares: an FTS5 table and its shadow tables on SQLite, search_doc on PostgreSQL.
+Alembic's comparisons of the models with the database leave them out (migrations/env.py,
+tests/test_store.py)."""
 
 from __future__ import annotations
 
