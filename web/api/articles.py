@@ -34,6 +34,15 @@ LanguageQuery = Annotated[
         examples=["fr"],
     ),
 ]
+# Only pearls carrying every tag given (the article lists and the search take them alike).
+TagsQuery = Annotated[
+    list[str] | None,
+    Query(
+        max_length=20,
+        description="Only pearls with this tag (case is ignored); repeat it for pearls "
+        "that carry every one.",
+    ),
+]
 
 
 def filters(
@@ -58,14 +67,7 @@ def filters(
             examples=["blomig.com"],
         ),
     ] = None,
-    tag: Annotated[
-        list[str] | None,
-        Query(
-            max_length=20,
-            description="Only pearls with this tag (case is ignored); repeat it for pearls "
-            "that carry every one.",
-        ),
-    ] = None,
+    tag: TagsQuery = None,
     published_since: Annotated[
         dt.date | None,
         Query(description="Only articles published on this date (YYYY-MM-DD) or later."),

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from aggregator import search
 from aggregator.curate import tags
 from aggregator.search.query import MAX_YEAR, MIN_YEAR
-from web.api.articles import LanguageQuery
+from web.api.articles import LanguageQuery, TagsQuery
 from web.api.errors import READ_ERRORS
 from web.auth import ReaderDep
 from web.conditional import json_read
@@ -62,14 +62,7 @@ def filters(
         int | None,
         Query(ge=MIN_YEAR, le=MAX_YEAR, description="Only articles published this year."),
     ] = None,
-    tag: Annotated[
-        list[str] | None,
-        Query(
-            max_length=20,
-            description="Only pearls with this tag (case is ignored); repeat it for pearls "
-            "that carry every one.",
-        ),
-    ] = None,
+    tag: TagsQuery = None,
     collection: Annotated[
         str | None,
         Query(
