@@ -334,6 +334,7 @@ def article_view(
     )
     if not reachable and not reader.everything:
         raise NotFound(f"no article {article_id}")
+    listed = tree.listed(reader, open_to_reader)
     return ArticleView(
         id=article_id,
         url=article.url,
@@ -356,21 +357,26 @@ def article_view(
         source_status=SourceStatus(article.source_status),
         source_checked_at=article.source_checked_at,
         source_error=error_code(article.source_error),
-        collections=summaries(session, tree, tree.listed(reader, open_to_reader), reader),
-        notes=_curator_notes(session, tree, pearls, reader, came_from),
+        collections=summaries(session, tree, listed, reader),
+        notes=_curator_notes(session, tree, pearls, listed, reader, came_from),
     )
 
 
 def _curator_notes(
-    session: Session, tree: Tree, pearls: Sequence[Pearl], reader: Reader, came_from: Node | None
+    session: Session,
+    tree: Tree,
+    pearls: Sequence[Pearl],
+    listed: Sequence[Node],
+    reader: Reader,
+    came_from: Node | None,
 ) -> list[CuratorNote]:
-    """The notes of `pearls` that `reader` may read: those in collections listed to them, and
-    in the collection they came from; that one first, then in the tree's order."""
-    shown = {c.id for c in tree.listed(reader, [p.collection_id for p in pearls])}
+    """The notes of `pearls` that `reader` may read: those in the collections `listed` to them
+    (in the tree's order), and in the collection they came from, which comes first."""
+    order = {node.id: i for i, node in enumerate(listed)}
+    shown = set(order)
     if came_from is not None and tree.can_see(reader, came_from.id):
         shown.add(came_from.id)
     noted = [p for p in pearls if p.note.strip() and p.collection_id in shown]
-    order = {node.id: i for i, node in enumerate(tree.listed(reader, list(shown)))}
     noted.sort(
         key=lambda p: (
             came_from is None or p.collection_id != came_from.id,
