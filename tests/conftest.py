@@ -182,8 +182,9 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the test's database, migrated already (db_url): asking Alembic again
+    whether it is at the head reads every migration script, ~10 ms a test."""
     eng = make_engine(db_url)
-    migrate(eng)
     yield eng
     eng.dispose()
 
