@@ -33,6 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # Chromium asks for en-US unless told; the browser tests read the board's default, French
+    # pages (the English ones are tests/test_i18n.py's).
+    "--accept-lang=fr-FR",
 ]
 SCREENSHOT = Path("/tmp/perles-board.png")
 READER_SCREENSHOT = Path("/tmp/perles-reader.png")

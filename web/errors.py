@@ -36,6 +36,7 @@ from aggregator.errors import (
     Throttled,
 )
 from aggregator.store.db import storage_error
+from web.locale import N_
 from web.security import security_headers
 
 log = logging.getLogger(__name__)
@@ -59,34 +60,35 @@ STATUS_OF: dict[type[PerlesError], int] = {
 RETRY_AFTER = "5"  # seconds, on a 503
 MAX_PROBLEMS = 10  # validation problems named in one 422
 
+# Shown on the HTML error page in the request's language (msgids: web/translations).
 TITLES = {
-    400: "Requête incorrecte",
-    401: "Connexion requise",
-    403: "Accès refusé",
-    409: "Conflit",
-    412: "Modifié entre-temps",
-    413: "Requête trop volumineuse",
-    415: "Format non pris en charge",
-    428: "Version manquante",
-    429: "Trop de tentatives",
-    404: "Page introuvable",
-    405: "Méthode non autorisée",
-    422: "Adresse invalide",
-    500: "Erreur interne",
-    502: "Source indisponible",
-    503: "Service momentanément indisponible",
+    400: N_("Requête incorrecte"),
+    401: N_("Connexion requise"),
+    403: N_("Accès refusé"),
+    409: N_("Conflit"),
+    412: N_("Modifié entre-temps"),
+    413: N_("Requête trop volumineuse"),
+    415: N_("Format non pris en charge"),
+    428: N_("Version manquante"),
+    429: N_("Trop de tentatives"),
+    404: N_("Page introuvable"),
+    405: N_("Méthode non autorisée"),
+    422: N_("Adresse invalide"),
+    500: N_("Erreur interne"),
+    502: N_("Source indisponible"),
+    503: N_("Service momentanément indisponible"),
 }
 EXPLANATIONS = {
-    401: "Connectez-vous pour accéder à cette page.",
-    403: "Votre compte ne permet pas cette action sur cette collection.",
-    409: "Cette action contredit l'état actuel de la collection.",
-    412: "Quelqu'un a modifié cet élément depuis que vous l'avez ouvert : rouvrez-le.",
-    429: "Trop de tentatives : patientez avant de réessayer.",
-    404: "Cette page n'existe pas, ou plus. La collection a peut-être été renommée.",
-    405: "Cette adresse ne répond pas à ce type de requête.",
-    422: "Cette adresse n'est pas valide : vérifiez l'identifiant ou le nom de la collection.",
-    500: "Une erreur inattendue s'est produite de notre côté. Réessayez dans un instant.",
-    503: "La base de données est occupée ou redémarre. Réessayez dans quelques secondes.",
+    401: N_("Connectez-vous pour accéder à cette page."),
+    403: N_("Votre compte ne permet pas cette action sur cette collection."),
+    409: N_("Cette action contredit l'état actuel de la collection."),
+    412: N_("Quelqu'un a modifié cet élément depuis que vous l'avez ouvert : rouvrez-le."),
+    429: N_("Trop de tentatives : patientez avant de réessayer."),
+    404: N_("Cette page n'existe pas, ou plus. La collection a peut-être été renommée."),
+    405: N_("Cette adresse ne répond pas à ce type de requête."),
+    422: N_("Cette adresse n'est pas valide : vérifiez l'identifiant ou le nom de la collection."),
+    500: N_("Une erreur inattendue s'est produite de notre côté. Réessayez dans un instant."),
+    503: N_("La base de données est occupée ou redémarre. Réessayez dans quelques secondes."),
 }
 
 
@@ -125,7 +127,7 @@ def error_response(
             "error.html",
             {
                 "status": status,
-                "title": TITLES.get(status, "Erreur"),
+                "title": TITLES.get(status, N_("Erreur")),
                 "explanation": EXPLANATIONS.get(status, ""),
             },
             status_code=status,

@@ -1,4 +1,5 @@
-"""The HTML pages: the home page, a collection's board, an article's reader page."""
+"""The HTML pages: the home page, a collection's board, an article's reader page, and the
+language switch."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import html
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from aggregator import store
+from aggregator.errors import NotFound
 from aggregator.store.home import home
 from aggregator.store.read_models import CollectionSummary
 from web.deps import ArticleId, SessionDep, Slug, TemplatesDep
+from web.locale import COOKIE, COOKIE_MAX_AGE, LOCALES, safe_back
 from web.templating import board_path
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -67,3 +70,30 @@ def reader(
 ) -> HTMLResponse:
     article = store.article_view(session, article_id, via=c)
     return templates.TemplateResponse(request, "reader.html", {"article": article})
+
+
+@router.get("/lang/{code}", name="switch_language")
+def switch_language(
+    code: str,
+    request: Request,
+    back: Annotated[str | None, Query(alias="next")] = None,
+) -> RedirectResponse:
+    """The header's language switch: remember `code` ("fr" or "en") for a year in the `lang`
+    cookie (web/locale.choose_locale reads it first), and go back to the page it was on. A
+    plain link, so it works without JavaScript; it changes nothing but the visitor's own
+    language, so a GET is enough. Back only to a path of this site (SECURITY A14)."""
+    if code not in LOCALES:
+        raise NotFound(f"no language {code[:20]!r}")
+    response = RedirectResponse(safe_back(back), status_code=303)
+    public_url = request.app.state.settings.public_url
+    response.set_cookie(
+        COOKIE,
+        code,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,  # no script reads it: the server renders the language
+        samesite="lax",
+        secure=request.url.scheme == "https" or public_url.startswith("https://"),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
