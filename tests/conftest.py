@@ -272,3 +272,20 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="session")
+def bundled_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The bundled board loaded from its captures, as the quick start loads it, served on
+    127.0.0.1 once per test process: the browser tests that only read it share it (a sync
+    of the captures costs seconds). Its base URL."""
+    from typer.testing import CliRunner
+
+    from aggregator.cli import app as cli
+    from tests.site import serve_app
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('bundled') / 'perles.db'}"
+    result = CliRunner().invoke(cli, ["sync", "--offline"], env={"PERLES_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    with serve_app(create_app(Settings(database_url=url))) as base:
+        yield base

@@ -1,30 +1,30 @@
 """The bundled board as a visitor first sees it, in Debian's chromium at a phone's width
-(390 px) and a laptop's (1280 px): the home page, the board of themes, a theme and a reader
-page. No console error, nothing wider than the screen, no request leaving the machine (the
-browser's requests to other hosts are answered with an error here); a full-page screenshot of
-each is written to var/screenshots/ (README, "Layout") for people to look at.
+(390 px) and a laptop's (1280 px), in the light scheme and in the dark one: the home page,
+the board of themes, a theme and a reader page. No console error, nothing wider than the
+screen, no request leaving the machine (the browser resolves no other name than 127.0.0.1
+here); a full-page screenshot of each is written to var/screenshots/ (README,
+"Layout") for people to look at: `home-390.png`, `reader-1280-dark.png`...
 
 Images come from our own store (issue 11, item 3): the captures hold no image bytes, so the
 offline board shows its placeholders, and no image is broken."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from typer.testing import CliRunner
 
-from aggregator.cli import app as cli
-from aggregator.settings import Settings
-from tests.conftest import REPO, skip_or_fail
-from tests.site import serve_app
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-from web.app import create_app
+from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage, Request
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = REPO / "var" / "screenshots"
 WIDTHS = (390, 1280)
+SCHEMES = ("light", "dark")
 PAGES = {
     "home": "/",
     "board": "/c/community-manager",
@@ -33,90 +33,73 @@ PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bundled board loaded from its captures, as the quick start loads it, served."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('screens') / 'perles.db'}"
-    result = CliRunner().invoke(cli, ["sync", "--offline"], env={"PERLES_DATABASE_URL": url})
-    assert result.exit_code == 0, result.output
-    with serve_app(create_app(Settings(database_url=url))) as base:
-        yield base
+def shot(name: str, width: int, scheme: str) -> str:
+    """The screenshot's file name: `board-390.png`, `board-390-dark.png`."""
+    return f"{name}-{width}{'-dark' if scheme == 'dark' else ''}.png"
 
 
-def visit(base: str, width: int) -> tuple[list[str], list[str], dict[str, list[str]]]:
-    """Every page of PAGES at `width`, screenshot written: (console problems, requests to
-    other hosts, broken images by page)."""
-    from playwright.sync_api import ConsoleMessage, Route, sync_playwright
+@dataclass
+class Seen:
+    problems: list[str] = field(default_factory=list)  # console errors and warnings
+    outside: list[str] = field(default_factory=list)  # requests to other hosts
+    broken: dict[str, list[str]] = field(default_factory=dict)  # broken images, by page
 
-    problems: list[str] = []
-    outside: list[str] = []
-    broken: dict[str, list[str]] = {}
 
-    def refuse(route: Route) -> None:  # nothing leaves the machine
-        outside.append(route.request.url)
-        route.abort()
+def visit(browser: Any, base: str, width: int, scheme: str) -> Seen:
+    """Every page of PAGES at `width` in `scheme`, its screenshot written."""
+    seen = Seen()
+
+    def asked(req: Request) -> None:  # the browser resolves no other name (conftest.browser)
+        if not req.url.startswith(base):
+            seen.outside.append(req.url)
+
+    def console(msg: ConsoleMessage) -> None:
+        if msg.type not in ("error", "warning"):
+            return
+        if msg.text.startswith("Loading the image"):  # an http image the CSP blocks
+            seen.broken.setdefault("blocked by the CSP", []).append(msg.text[:120])
+        elif str(msg.location.get("url", "")).startswith(base):
+            seen.problems.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.route(lambda url: not url.startswith(base), refuse)
-
-            def console(msg: ConsoleMessage) -> None:
-                if msg.type not in ("error", "warning"):
-                    return
-                if msg.text.startswith("Loading the image"):  # an http image the CSP blocks
-                    broken.setdefault("blocked by the CSP", []).append(msg.text[:120])
-                elif str(msg.location.get("url", "")).startswith(base):
-                    problems.append(f"{msg.type}: {msg.text} ({msg.location.get('url')})")
-
-            page.on("console", console)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            for name, path in PAGES.items():
-                if path is None:
-                    page.goto(f"{base}/c/le-quotidien")
-                    path = page.locator("li.card[id^='perle-'] .card__title a").first.get_attribute(
-                        "href"
-                    )
-                    assert path and path.startswith("/a/"), path
-                page.goto(f"{base}{path}")
-                page.wait_for_load_state("load")
-                assert page.locator("h1").first.is_visible(), (name, width)
-                wide = page.evaluate("document.documentElement.scrollWidth")
-                assert wide <= width, f"{name} at {width} px is {wide} px wide"
-                broken[name] = page.evaluate(
-                    "[...document.images].filter(i => i.complete && !i.naturalWidth)"
-                    ".map(i => i.src)"
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, color_scheme=scheme, locale="fr-FR"
+    )
+    try:
+        page = context.new_page()
+        page.on("request", asked)
+        page.on("console", console)
+        page.on("pageerror", lambda exc: seen.problems.append(str(exc)))
+        for name, path in PAGES.items():
+            if path is None:
+                page.goto(f"{base}/c/le-quotidien")
+                path = page.locator("li.card[id^='perle-'] .card__title a").first.get_attribute(
+                    "href"
                 )
-                page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-            page.goto(f"{base}/c/community-manager")
-            assert "aucune perle" not in page.content()
-            assert page.get_by_role("link", name="Le quotidien").first.is_visible()
-        finally:
-            browser.close()
-    return problems, outside, broken
+                assert path and path.startswith("/a/"), path
+            page.goto(f"{base}{path}")
+            assert page.locator("h1").first.is_visible(), (name, width)
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{name} at {width} px is {wide} px wide"
+            seen.broken[name] = page.evaluate(
+                "[...document.images].filter(i => i.complete && !i.naturalWidth).map(i => i.src)"
+            )
+            page.screenshot(path=str(SCREENSHOTS / shot(name, width, scheme)), full_page=True)
+        page.goto(f"{base}/c/community-manager")
+        assert "aucune perle" not in page.content()
+        assert page.get_by_role("link", name="Le quotidien").first.is_visible()
+    finally:
+        context.close()
+    return seen
 
 
-@pytest.fixture(scope="module")
-def seen(bundled: str) -> dict[int, tuple[list[str], list[str], dict[str, list[str]]]]:
-    if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} is missing", "PERLES_REQUIRE_BROWSER")
-    return {width: visit(bundled, width) for width in WIDTHS}
-
-
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_bundled_board_at_a_phone_s_and_a_laptop_s_width(
-    seen: dict[int, tuple[list[str], list[str], dict[str, list[str]]]], width: int
+    browser: Any, bundled_board: str, width: int, scheme: str
 ) -> None:
-    problems, _, _ = seen[width]
-    assert problems == []
-    assert all((SCREENSHOTS / f"{name}-{width}.png").stat().st_size > 0 for name in PAGES)
-
-
-@pytest.mark.parametrize("width", WIDTHS)
-def test_no_image_is_broken_and_no_request_leaves(
-    seen: dict[int, tuple[list[str], list[str], dict[str, list[str]]]], width: int
-) -> None:
-    _, outside, broken = seen[width]
-    assert outside == [] and all(images == [] for images in broken.values()), (outside, broken)
+    seen = visit(browser, bundled_board, width, scheme)
+    assert seen.problems == []
+    assert all((SCREENSHOTS / shot(name, width, scheme)).stat().st_size > 0 for name in PAGES)
+    # no image is broken, and nothing was asked of another host
+    assert seen.outside == [] and all(images == [] for images in seen.broken.values()), seen
