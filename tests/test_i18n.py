@@ -165,33 +165,34 @@ def test_the_switch_knows_only_our_languages(client: TestClient) -> None:
     assert r.status_code == 404 and "set-cookie" not in r.headers
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "https://evil.example/",
-        "//evil.example",
-        "///evil.example",
-        "/\\evil.example",
-        "\\/evil.example",
-        "/%5Cevil.example",
-        "/%5cevil.example",
-        "/%2F/evil.example",
-        "/%2f%2fevil.example",
-        "/%09/evil.example",
-        "/\t/evil.example",
-        "/\n/evil.example",
-        " /c/metier",
-        "https:evil.example",
-        "javascript:alert(1)",
-        "evil.example",
-        "",
-        "/" + "a" * 9000,
-    ],
-)
-def test_the_switch_never_sends_elsewhere(client: TestClient, target: str) -> None:
-    assert safe_back(target) == "/"
-    r = client.get("/lang/en", params={"next": target}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/"
+# SECURITY A14's list, and what decodes to it.
+ELSEWHERE = [
+    "https://evil.example/",
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\/evil.example",
+    "/%5Cevil.example",
+    "/%5cevil.example",
+    "/%2F/evil.example",
+    "/%2f%2fevil.example",
+    "/%09/evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    " /c/metier",
+    "https:evil.example",
+    "javascript:alert(1)",
+    "evil.example",
+    "",
+    "/" + "a" * 9000,
+]
+
+
+def test_the_switch_never_sends_elsewhere(client: TestClient) -> None:
+    for target in ELSEWHERE:
+        assert safe_back(target) == "/", target
+        r = client.get("/lang/en", params={"next": target}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/", target
 
 
 @pytest.mark.parametrize("target", ["/", "/c/metier", "/a/3?c=outils", "/search?q=a%20b&tag=x"])
