@@ -258,3 +258,26 @@ def test_the_keyboard_reaches_the_skip_link_then_the_navigation_with_a_visible_f
     # the landmarks a screen reader lists
     for role in ("banner", "main", "contentinfo", "search"):
         assert page.get_by_role(role).count() == 1, role
+
+
+def test_the_language_switch_shows_the_page_in_english_and_keeps_it(visit: Visit) -> None:
+    page = visit.page
+    html = page.locator("html")
+    visit.go(f"/c/{THEME[0]}")
+    assert html.get_attribute("lang") == "fr"
+    switch = page.locator(".lang-switch").get_by_role("link", name="English")
+    assert switch.get_attribute("lang") == "en" and switch.get_attribute("hreflang") == "en"
+    switch.click()
+    page.wait_for_url(f"**/c/{THEME[0]}")  # back on the page it was clicked on
+    assert html.get_attribute("lang") == "en"
+    assert page.locator(".skip-link").inner_text() == "Skip to content"
+    assert page.get_by_role("navigation", name="Breadcrumb").is_visible()
+    assert page.locator("h1").inner_text() == THEME[1]  # the curator's words stay as written
+    # the choice is kept (the lang cookie) from page to page
+    visit.go("/")
+    assert html.get_attribute("lang") == "en"
+    assert page.get_by_role("search").get_by_label("Search the pearls").is_visible()
+    page.locator(".lang-switch").get_by_role("link", name="Français").click()
+    page.wait_for_url(f"{visit.base}/")
+    assert html.get_attribute("lang") == "fr"
+    assert page.locator(".skip-link").inner_text() == "Aller au contenu"
