@@ -144,7 +144,7 @@ def test_a_pearl_read_in_the_reader_links_to_its_original(visit: Visit) -> None:
     page.wait_for_url("**/a/*")
     assert page.locator("h1").inner_text() == title
     assert page.locator(".prose p").count() >= 3  # the clean copy, not a stub
-    note = page.get_by_role("complementary", name="Note de la curation")
+    note = page.get_by_role("note", name="Note de la curation")
     assert " ".join(note.locator(".reader__note-text").inner_text().split()) == pearl["note"]
     # the original, in a new tab, without the reader's address as referrer; once at the
     # top and once at the end of the copy
