@@ -76,7 +76,7 @@ def old_engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def test_0001_database_upgrades_to_head_and_keeps_its_rows(old_engine: Engine) -> None:
