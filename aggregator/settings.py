@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # The board's public address when it is served behind https (a proxy): session cookies
     # are then Secure. Absolute URLs the board writes come from here, never from the request.
     public_url: str = ""
+    # Rendered answers of anonymous public reads kept in each server process (web/page_cache/),
+    # least recently used out first past this many MiB; 0 for none.
+    page_cache_mb: int = Field(default=64, ge=0)
 
     @property
     def user_agent(self) -> str:

@@ -21,6 +21,7 @@ from web.cors import ApiReadCors
 from web.head import HeadAsGetMiddleware
 from web.images import router as images_router
 from web.limits import BodyLimitMiddleware
+from web.page_cache import PageCache, PageCacheMiddleware
 from web.ratelimit import WriteLimiter
 from web.security import DOCS_ASSETS, SecurityHeadersMiddleware
 from web.templating import make_templates
@@ -66,6 +67,8 @@ def operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings) -> FastAPI:
     """The web application for `settings`; the database engine lives as long as the app."""
 
+    page_cache = PageCache()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # No migrations here: `perles serve` migrates before starting; tests migrate themselves.
@@ -74,9 +77,11 @@ def create_app(settings: Settings) -> FastAPI:
         # Counted from each start: what the write limit counts lives no longer than the engine.
         per_minute = settings.api_writes_per_minute
         app.state.write_limiter = WriteLimiter(per_minute) if per_minute > 0 else None
+        page_cache.open(settings, engine)  # empty at each start, as the engine is new
         try:
             yield
         finally:
+            await page_cache.close()
             engine.dispose()
 
     # fastapi-offline serves Swagger UI's files from the package itself: /docs works offline.
@@ -97,12 +102,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.templates = make_templates()
     app.state.settings = settings
+    app.state.page_cache = page_cache
     app.add_middleware(ApiReadCors)
     app.add_middleware(AnswerHeaders)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(PageCompression)  # inside HEAD-as-GET: a HEAD has the GET's headers
     app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(BodyLimitMiddleware)  # outermost: refuses before anything reads
+    app.add_middleware(BodyLimitMiddleware)  # refuses a body before anything reads it
+    # Outermost: a public read it holds is answered before any other layer runs; it lets
+    # every request with a body through (web/page_cache/keys.py).
+    app.add_middleware(PageCacheMiddleware, cache=page_cache)
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(images_router)  # /img/: our own copies of images

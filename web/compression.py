@@ -9,6 +9,7 @@ session cookie goes to /curate only, and a browser never sends a bearer token on
 
 from __future__ import annotations
 
+import functools
 import gzip
 
 from starlette.datastructures import Headers
@@ -22,8 +23,22 @@ LEVEL = 6  # zlib's default: most of level 9's gain for a fraction of its time
 def accepts_gzip(headers: Headers) -> bool:
     """Whether Accept-Encoding allows gzip: its own q-value if named, else that of `*`, and
     allowed when above 0 (RFC 9110 12.5.3: `*, gzip;q=0` refuses gzip)."""
+    return gzip_accepted(headers.get("accept-encoding", ""))
+
+
+def gzip_accepted(accept_encoding: str) -> bool:
+    """accepts_gzip on the header's value; the few values browsers send are read once."""
+    if len(accept_encoding) > MEMO_CHARS:
+        return _gzip_accepted(accept_encoding)
+    return _remembered(accept_encoding)
+
+
+MEMO_CHARS = 200  # "gzip, deflate, br, zstd" and the like; longer values are not kept
+
+
+def _gzip_accepted(accept_encoding: str) -> bool:
     weights: dict[str, float] = {}
-    for part in headers.get("accept-encoding", "").split(","):
+    for part in accept_encoding.split(","):
         coding, _, params = part.strip().partition(";")
         q = 1.0
         name, _, value = params.strip().partition("=")
@@ -37,6 +52,9 @@ def accepts_gzip(headers: Headers) -> bool:
         if coding in weights:
             return weights[coding] > 0
     return False
+
+
+_remembered = functools.lru_cache(maxsize=64)(_gzip_accepted)
 
 
 def compress(body: bytes) -> bytes:

@@ -50,8 +50,10 @@ def tag_of(value: BaseModel | Sequence[BaseModel]) -> str:
     return entity_tag(body_of(value))
 
 
-def _names(header: str | None, tag: str) -> bool:
-    """Whether an If-None-Match header names `tag` (weak comparison, as RFC 9110 asks)."""
+def names(header: str | None, tag: str) -> bool:
+    """Whether an If-None-Match header names the plain `tag` (weak comparison, as RFC 9110
+    asks; either representation's tag names it). The page cache (web/page_cache/) answers
+    304 by this rule too."""
     if header is None:
         return False
     if header.strip() == "*":
@@ -79,7 +81,7 @@ def json_read(
         if len(body) >= compression.MINIMUM_SIZE and compression.accepts_gzip(request.headers):
             packed = True
             answer["ETag"] = with_suffix(tag)
-    if status == 200 and _names(request.headers.get("if-none-match"), tag):
+    if status == 200 and names(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=answer)  # nothing serialised is compressed
     if packed:
         body = compression.compress(body)
