@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = "; ".join(
@@ -75,25 +74,49 @@ COMMON = {
 }
 
 
-def security_headers(path: str) -> dict[str, str]:
-    """The headers a response to `path` must carry."""
+def _kind(path: str) -> str:
     if path in DOCS_PATHS:
-        policy = DOCS_CSP
-    elif EMBED.fullmatch(path):
+        return "docs"
+    if EMBED.fullmatch(path):
+        return "embed"
+    if path == CURATE_PREFIX or path.startswith(CURATE_PREFIX + "/"):
+        return "curate"
+    return "page"
+
+
+def _of_kind(kind: str) -> dict[str, str]:
+    if kind == "docs":
+        return {"Content-Security-Policy": DOCS_CSP, **COMMON}
+    if kind == "embed":
         return {
             "Content-Security-Policy": EMBED_CSP,
             **{k: v for k, v in COMMON.items() if k != "X-Frame-Options"},
         }
-    elif path == CURATE_PREFIX or path.startswith(CURATE_PREFIX + "/"):
+    if kind == "curate":
         # The curator's pages are never cached by a shared cache: they are someone's.
         return {"Content-Security-Policy": CURATE_CSP, "Cache-Control": "no-store", **COMMON}
-    else:
-        policy = CSP
-    return {"Content-Security-Policy": policy, **COMMON}
+    return {"Content-Security-Policy": CSP, **COMMON}
+
+
+def security_headers(path: str) -> dict[str, str]:
+    """The headers a response to `path` must carry."""
+    return _of_kind(_kind(path))
+
+
+# Each kind's headers as the middleware writes them: (name, value, forced), encoded once.
+_RAW = {
+    kind: tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1"), name in FORCED)
+        for name, value in _of_kind(kind).items()
+    )
+    for kind in ("docs", "embed", "curate", "page")
+}
 
 
 class SecurityHeadersMiddleware:
-    """Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming)."""
+    """Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming). Writes
+    the raw header list as Starlette's MutableHeaders would (setdefault; a forced header set
+    in place of the route's), with each kind's headers encoded once."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -102,16 +125,20 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = security_headers(scope["path"])
+        wanted = _RAW[_kind(scope["path"])]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in wanted.items():
-                    if name in FORCED:
-                        headers[name] = value  # no route may loosen it
-                    else:
-                        headers.setdefault(name, value)
+                raw = message["headers"] = list(message.get("headers", ()))
+                present = {name for name, _ in raw}
+                for name, value, forced in wanted:
+                    if name not in present:
+                        raw.append((name, value))
+                    elif forced:  # no route may loosen it
+                        found = [i for i, (key, _) in enumerate(raw) if key == name]
+                        raw[found[0]] = (name, value)
+                        for i in reversed(found[1:]):
+                            del raw[i]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
