@@ -22,6 +22,7 @@ from aggregator.curate import pearls, trash
 from aggregator.curate.access import SYSTEM
 from aggregator.errors import InvalidInput, NotFound
 from aggregator.search import Filters, SearchPage, search, snippets, terms
+from aggregator.search import query as search_query
 from aggregator.search.sqlite import match_expression
 from aggregator.store.db import make_engine, migrate
 from aggregator.store.models import Collection, Tag
@@ -293,6 +294,35 @@ def test_pages_follow_the_cursor_to_the_end(reading: Session) -> None:
         search(reading, "calendrier", cursor="not-a-cursor")
 
 
+def test_a_search_ranks_at_most_max_ranked_pearls(
+    reading: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_RANKED pearls the count is a floor, the pages end and the facets count the
+    ranked hits (issue 11: ranking every hit of a common word took seconds)."""
+    whole = search(reading, "calendrier")
+    assert whole.total == 5 and not whole.total_is_lower_bound
+    monkeypatch.setattr(search_query, "MAX_RANKED", 3)
+    first = search(reading, "calendrier", limit=2, facets=True)
+    assert first.total == 3 and first.total_is_lower_bound
+    assert [h.pearl_id for h in first.hits] == [h.pearl_id for h in whole.hits[:2]]
+    assert first.facets is not None and [(f.value, f.count) for f in first.facets.languages] == [
+        ("fr", 3)
+    ]
+    last = search(reading, "calendrier", limit=2, cursor=first.next_cursor)
+    assert [h.pearl_id for h in last.hits] == [whole.hits[2].pearl_id]
+    assert last.next_cursor is None and last.total_is_lower_bound
+    # The best are ranked first: the title that holds the word, not the text.
+    monkeypatch.setattr(search_query, "MAX_RANKED", 1)
+    assert titles(search(reading, "métier")) == ["La fiche métier du Community Manager"]
+
+
+def test_an_exclusion_holds_in_the_text_too(reading: Session) -> None:
+    """On PostgreSQL a title or an excerpt holding the words is found without the text
+    (search/postgres.py): an excluded word in the text must still leave it out."""
+    assert titles(search(reading, "journée")) == ["Une journée type"]
+    assert search(reading, "journée -métier").hits == []  # "métier" in its text only
+
+
 def test_private_unlisted_and_trashed_are_never_found(reading: Session) -> None:
     assert search(reading, "zanzibar").hits == []
     # An admin's reader lists every live collection: the same query finds them, not the trash.
@@ -460,6 +490,26 @@ def test_the_triggers_are_there_at_head(session: Session) -> None:
     assert expected <= names
 
 
+def test_the_search_indexes_are_there_at_head(session: Session) -> None:
+    """PostgreSQL: `head` and the indexes per configuration of migration 0009."""
+    if not is_postgres(session):
+        pytest.skip("PostgreSQL's index (SQLite's FTS5 table is tested above)")
+    names = set(
+        session.execute(
+            text(
+                "SELECT indexname FROM pg_indexes"
+                " WHERE tablename = 'search_doc' AND schemaname = current_schema()"
+            )
+        ).scalars()
+    )
+    assert {
+        f"ix_search_doc_{name}_{lang}"
+        for name in ("vector", "head")
+        for lang in ("french", "english", "simple")
+    } <= names
+    assert "ix_search_doc_vector" not in names
+
+
 def test_perles_search_rebuild(
     session: Session, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -505,3 +555,44 @@ def test_migration_keeps_the_index_of_rows_made_before_it(tmp_path: Path) -> Non
         left = conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE 'search%'"))
         assert left.all() == []
     engine.dispose()
+
+
+def test_0009_gives_postgresql_its_head_and_takes_it_back(request: pytest.FixtureRequest) -> None:
+    """0009 adds `head` to the rows already indexed, and its downgrade restores 0007's index."""
+    from alembic import command
+
+    from aggregator.store.db import WRITE, alembic_config
+
+    _postgres_or_skip(request)
+    with _new_schema() as url:
+        engine = make_engine(url)
+        cfg = alembic_config(engine)
+        with engine.execution_options(**{WRITE: True}).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0007")
+        with Session(engine) as session:
+            board = store.upsert_collection(session, "b", "Board")
+            add_article(session, board, "https://example.org/old", title="Ancien ornithorynque")
+            session.commit()
+        migrate(engine)
+        with Session(engine) as session:
+            assert titles(search(session, "ornithorynque")) == ["Ancien ornithorynque"]
+        with engine.execution_options(**{WRITE: True}).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0007")
+        with engine.connect() as conn:
+            columns = conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = 'search_doc' AND table_schema = current_schema()"
+                )
+            ).scalars()
+            assert set(columns) == {"pearl_id", "lang", "vector"}
+            index = conn.execute(
+                text(
+                    "SELECT indexname FROM pg_indexes"
+                    " WHERE tablename = 'search_doc' AND schemaname = current_schema()"
+                )
+            ).scalars()
+            assert "ix_search_doc_vector" in set(index)
+        engine.dispose()

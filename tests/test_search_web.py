@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from aggregator import store
+from aggregator.search import query
 from tests.web_helpers import add_article
 
 PAGE = 20  # web/search_page.PER_PAGE
@@ -100,6 +101,18 @@ def test_the_api_pages_by_cursor_and_link(client: TestClient, board: None) -> No
     assert len(seen) == len(set(seen)) == PAGE + 5
 
 
+def test_the_api_says_when_more_were_found_than_ranked(
+    client: TestClient, board: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query, "MAX_RANKED", PAGE + 2)
+    first = client.get("/api/search", params={"q": "calendrier"}).json()
+    assert first["total"] == PAGE + 2 and first["total_is_lower_bound"] is True
+    last = client.get("/api/search", params={"q": "calendrier", "cursor": first["next_cursor"]})
+    assert len(last.json()["hits"]) == 2 and last.json()["next_cursor"] is None
+    exact = client.get("/api/search", params={"q": "animer"}).json()
+    assert exact["total"] == 1 and exact["total_is_lower_bound"] is False
+
+
 def test_the_api_answers(client: TestClient, board: None) -> None:
     body = client.get("/api/search", params={"q": "écouter", "facets": "true"}).json()
     (hit,) = body["hits"]
@@ -109,6 +122,7 @@ def test_the_api_answers(client: TestClient, board: None) -> None:
     assert client.get("/api/search").json() == {
         "query": "",
         "total": 0,
+        "total_is_lower_bound": False,
         "hits": [],
         "next_cursor": None,
         "facets": None,

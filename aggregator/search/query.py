@@ -6,23 +6,44 @@ in the trash: store/tree.py decides, as for every list); unlisted and private co
 never searched for a visitor. Each hit is a pearl, shown as its card; an article held by
 several of those collections is one hit, its best-matching pearl. Ranked best first, paged by
 an opaque cursor (the place in the ranking: a page follows the index as it is when asked).
+
+A search ranks at most MAX_RANKED pearls (issue 11: a common word is found in a fifth of
+100,000 articles, and ranking them all took seconds): the page, the count and the facets are
+those of the ranked hits, and `total_is_lower_bound` says when more were found. The backends
+pick them (search/sqlite.py: the best by bm25; search/postgres.py: the pearls holding the words
+in a title, excerpt, note or tags first, then in the text alone); passages and cards are made
+for the page's hits only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, extract, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    extract,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
 from aggregator.errors import NotFound
 from aggregator.search import postgres, sqlite
 from aggregator.search.results import FacetCount, SearchFacets, SearchHit, SearchPage
-from aggregator.search.terms import Terms, parse
+from aggregator.search.terms import parse
 from aggregator.store import cursors
 from aggregator.store.boards import CARD_ONLY, cards, subtree, visible_node
 from aggregator.store.db import is_postgres
@@ -33,6 +54,7 @@ from aggregator.store.tree import VISITOR, Reader, Tree
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+MAX_RANKED = 1000  # pearls a search ranks: its hits, count and facets are among them
 MIN_YEAR, MAX_YEAR = 1, 9998
 TOP_FACETS = 10
 _CURSOR = "search"
@@ -70,55 +92,45 @@ def search(
     terms = parse(query)
     limit = min(max(limit, 1), MAX_PAGE)
     offset = offset_of(cursor)
-    searched = _searched(session, filters.collection, reader)
+    searched, known = _searched(session, filters.collection, reader)
     if not terms or not searched:
-        return SearchPage(query=terms.text, total=0, hits=[], next_cursor=None, facets=None)
-    backend = postgres if is_postgres(session) else sqlite
-
-    find: Callable[[Terms, bool], Select[Any, Any, Any]] = backend.hits
-
-    def matching(ranked: bool) -> Select[Any, Any, Any]:
-        return (
-            find(terms, ranked)
-            .join(Article, col(Article.id) == Pearl.article_id)
-            .where(col(Pearl.trash_id).is_(None), col(Pearl.collection_id).in_(list(searched)))
-            .where(*_conditions(filters))
+        return SearchPage(
+            query=terms.text,
+            total=0,
+            total_is_lower_bound=False,
+            hits=[],
+            next_cursor=None,
+            facets=None,
         )
+    backend = postgres if is_postgres(session) else sqlite
+    conditions = _conditions(filters)
+    visible = _visible(searched, known)
 
-    found = matching(ranked=True).subquery("found")
-    ranked = select(
-        found.c.pearl_id,
-        found.c.article_id,
-        found.c.score,
-        func.row_number()
-        .over(partition_by=found.c.article_id, order_by=(found.c.score, found.c.pearl_id))
-        .label("n"),
-    ).subquery("ranked")
-    best = ranked.c.n == 1
-    rows = session.execute(
-        select(ranked.c.pearl_id, func.count().over())
-        .where(best)
-        .order_by(ranked.c.score, ranked.c.pearl_id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    ids = [int(pearl_id) for pearl_id, _ in rows]
-    if rows:
-        total = int(rows[0][1])
-    else:  # past the last page: count what there is
-        total = session.execute(select(func.count()).select_from(ranked).where(best)).scalar_one()
-    passages = backend.passages(session, terms, ids)
+    def narrow(found: Select[Any, Any, Any]) -> Select[Any, Any, Any]:
+        found = found.where(*visible)
+        if conditions:
+            found = found.join(Article, col(Article.id) == Pearl.article_id).where(*conditions)
+        return found
+
+    pearls, cut = backend.ranked(session, terms, narrow, MAX_RANKED, filters.language)
+    best: dict[int, int] = {}  # article id -> its best pearl's id, best first
+    for pearl_id, article_id in pearls:
+        best.setdefault(article_id, pearl_id)
+    ranked = list(best.values())
+    ids = ranked[offset : offset + limit]
+    passages = backend.passages(session, terms, ids) if ids else {}
     hits = [
         SearchHit(**card.model_dump(), snippet_html=passages.get(card.pearl_id))
         for card in _cards(session, ids, searched)
     ]
-    more = offset + len(ids) < total and bool(ids)
+    following = offset + len(ids)
     return SearchPage(
         query=terms.text,
-        total=total,
+        total=len(ranked),
+        total_is_lower_bound=cut,
         hits=hits,
-        next_cursor=cursors.encode(_CURSOR, offset + len(ids)) if more else None,
-        facets=_facets(session, matching(ranked=False)) if facets else None,
+        next_cursor=cursors.encode(_CURSOR, following) if ids and following < len(ranked) else None,
+        facets=_facets(session, list(best), pearls) if facets else None,
     )
 
 
@@ -132,17 +144,34 @@ def offset_of(cursor: str | None) -> int:
     return cursors.decode(cursor, _CURSOR, 1)[0] if cursor is not None else 0
 
 
-def _searched(session: Session, slug: str | None, reader: Reader) -> dict[int, str]:
+def _searched(
+    session: Session, slug: str | None, reader: Reader
+) -> tuple[dict[int, str], list[int]]:
     """The collections searched, id to slug: those `reader` finds listed, or one listed
     collection and the listed ones below it (an unlisted or private one is as unknown as a
-    missing one)."""
+    missing one); and the ids of every collection there is, trashed ones included."""
     if slug is None:
         tree = Tree.load(session)
-        return {n.id: n.slug for n in tree.listed(reader)}
+        return {n.id: n.slug for n in tree.listed(reader)}, list(tree.nodes)
     tree, root = visible_node(session, slug, reader)
     if not tree.is_listed(reader, root.id):
         raise NotFound(f"no collection {slug!r}")
-    return {n.id: n.slug for n in subtree(tree, root, reader)}
+    return {n.id: n.slug for n in subtree(tree, root, reader)}, list(tree.nodes)
+
+
+def _visible(searched: dict[int, str], known: list[int]) -> list[ColumnElement[bool]]:
+    """The live pearls of the collections `searched`, among the `known` ones. When those are
+    most of the tree, the others are named instead: a shorter list, and a condition the
+    PostgreSQL planner reads as most rows, not as a use for the collection index."""
+    others = [i for i in known if i not in searched]
+    if len(others) >= len(searched):
+        return [col(Pearl.trash_id).is_(None), col(Pearl.collection_id).in_(list(searched))]
+    # A collection made since the tree was read is not searched: ids are never given twice,
+    # so its id is higher than any known.
+    found = [col(Pearl.trash_id).is_(None), col(Pearl.collection_id) <= max(known)]
+    if others:
+        found.append(col(Pearl.collection_id).not_in(others))
+    return found
 
 
 def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
@@ -198,55 +227,54 @@ def _cards(session: Session, ids: Sequence[int], slugs: dict[int, str]) -> list[
     return cards(session, [(p, a, slugs[p.collection_id]) for p, a in ordered])
 
 
-def _facets(session: Session, matching: Select[Any, Any, Any]) -> SearchFacets:
-    """How the articles found spread over languages, years, sites and tags (an article once,
-    with the tags of any of its pearls found). Read from the matches unranked: a tenth of
-    the cost of ranking them again."""
-    hits = matching.subquery("hits")
-    articles = (
-        select(col(Article.language), col(Article.published), col(Article.site_name))
-        .where(col(Article.id).in_(select(hits.c.article_id)))
-        .subquery("articles")
-    )
+def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column` is one of `ids` (up to MAX_RANKED) given as one parameter, an array on
+    PostgreSQL and JSON on SQLite, rather than a thousand, each compiled and bound."""
+    if is_postgres(session):
+        among = column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Integer)))
+    else:
+        listed = func.json_each(bindparam("ids", json.dumps(list(ids))))
+        among = column.in_(select(literal_column("value")).select_from(listed))
+    return cast(ColumnElement[bool], among)
+
+
+def _facets(
+    session: Session, articles: Sequence[int], pearls: Sequence[tuple[int, int]]
+) -> SearchFacets:
+    """How the `articles` found spread over languages, years and sites, and the tags of any
+    of their `pearls` found ((pearl id, article id) each): an article counted once."""
     languages: dict[str, int] = {}
-    for language, n in session.execute(
-        select(func.lower(articles.c.language), func.count())
-        .where(articles.c.language.is_not(None))
-        .group_by(func.lower(articles.c.language))
+    years: dict[int, int] = {}
+    sites: dict[str, int] = {}
+    rows = session.execute(
+        select(
+            col(Article.language), extract("year", col(Article.published)), col(Article.site_name)
+        ).where(_among(session, col(Article.id), articles))
+    ).all()
+    for language, year, site in rows:
+        if language is not None:
+            primary = language.lower().replace("_", "-").split("-")[0]
+            languages[primary] = languages.get(primary, 0) + 1
+        if year is not None:
+            years[int(year)] = years.get(int(year), 0) + 1
+        if site is not None:
+            sites[site] = sites.get(site, 0) + 1
+    article_of = dict(pearls)
+    tagged: dict[str, set[int]] = {}
+    for pearl_id, name in session.execute(
+        select(col(PearlTag.pearl_id), col(Tag.name))
+        .join(Tag, col(Tag.id) == PearlTag.tag_id)
+        .where(_among(session, col(PearlTag.pearl_id), list(article_of)))
     ).all():
-        primary = str(language).replace("_", "-").split("-")[0]
-        languages[primary] = languages.get(primary, 0) + int(n)
-    year = extract("year", articles.c.published)
-    years = session.execute(
-        select(year, func.count())
-        .where(articles.c.published.is_not(None))
-        .group_by(year)
-        .order_by(year.desc())
-    ).all()
-    sites = session.execute(
-        select(articles.c.site_name, func.count().label("n"))
-        .where(articles.c.site_name.is_not(None))
-        .group_by(articles.c.site_name)
-        .order_by(func.count().desc(), articles.c.site_name)
-        .limit(TOP_FACETS)
-    ).all()
-    tags = session.execute(
-        select(col(Tag.name), func.count(func.distinct(Pearl.article_id)))
-        .join(PearlTag, col(PearlTag.tag_id) == Tag.id)
-        .join(Pearl, col(Pearl.id) == PearlTag.pearl_id)
-        .where(col(PearlTag.pearl_id).in_(select(hits.c.pearl_id)))
-        .group_by(col(Tag.name))
-        .order_by(func.count(func.distinct(Pearl.article_id)).desc(), col(Tag.name))
-        .limit(TOP_FACETS)
-    ).all()
+        tagged.setdefault(name, set()).add(article_of[pearl_id])
+    tags = sorted(((name, len(a)) for name, a in tagged.items()), key=lambda kv: (-kv[1], kv[0]))
 
-    def counts(rows: Sequence[Sequence[object]]) -> list[FacetCount]:
-        return [FacetCount(value=str(v), count=int(str(n))) for v, n in rows]
+    def counts(found: Sequence[tuple[object, int]]) -> list[FacetCount]:
+        return [FacetCount(value=str(v), count=int(n)) for v, n in found]
 
-    by_count = sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))
     return SearchFacets(
-        languages=counts(by_count),
-        years=counts(years),
-        sites=counts(sites),
-        tags=counts(tags),
+        languages=counts(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+        years=counts(sorted(years.items(), reverse=True)),
+        sites=counts(sorted(sites.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FACETS]),
+        tags=counts(tags[:TOP_FACETS]),
     )

@@ -49,7 +49,13 @@ class SearchPage(BaseModel):
     )
     total: int = Field(
         description="Articles found in all, every page together (count); an article held "
-        "by several collections counts once."
+        "by several collections counts once. A search ranks at most 1,000 pearls: past "
+        "them, `total` counts the articles among those and `total_is_lower_bound` is true."
+    )
+    total_is_lower_bound: bool = Field(
+        description="True when more was found than a search ranks: there are more than "
+        "`total` articles, and the pages end after those `total` (narrow the query or add a "
+        "filter to reach the others)."
     )
     hits: list[SearchHit] = Field(description="The hits of this page, best first.")
     next_cursor: str | None = Field(

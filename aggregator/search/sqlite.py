@@ -6,7 +6,7 @@ ranked by bm25 with the title ten times a text word, the excerpt, note and tags 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table, text
@@ -45,22 +45,30 @@ def _match(terms: Terms) -> ColumnElement[bool]:
     )
 
 
-def hits(terms: Terms, ranked: bool = True) -> Select[Any, Any, Any]:
-    """(pearl id, article id, score) of every indexed pearl matching `terms`, joined to pearl
-    (the caller adds the visibility and filters); unranked (score 0), it costs a tenth."""
-    score = SCORE if ranked else literal_column("0")
-    return (
-        select(col(Pearl.id).label("pearl_id"), col(Pearl.article_id), score.label("score"))
+def ranked(
+    session: Session,
+    terms: Terms,
+    narrow: Callable[[Select[Any, Any, Any]], Select[Any, Any, Any]],
+    limit: int,
+    language: str | None = None,
+) -> tuple[list[tuple[int, int]], bool]:
+    """The first `limit` (pearl id, article id) matching `terms`, best first by bm25, among
+    those `narrow` keeps (it adds the visibility and the filters to a select of the index
+    joined to pearl); and whether more matched. `language` changes nothing here: the filter
+    `narrow` adds is the one condition."""
+    stmt = narrow(
+        select(col(Pearl.id), col(Pearl.article_id), SCORE.label("score"))
         .select_from(FTS)
         .join(Pearl, col(Pearl.id) == FTS.c.rowid)
         .where(_match(terms))
     )
+    rows = session.execute(stmt.order_by(SCORE, col(Pearl.id)).limit(limit + 1)).all()
+    hits = [(int(pearl_id), int(article_id)) for pearl_id, article_id, _ in rows]
+    return hits[:limit], len(hits) > limit
 
 
 def passages(session: Session, terms: Terms, pearl_ids: Sequence[int]) -> dict[int, str]:
     """The highlighted passage of each pearl, from the first column that holds a match."""
-    if not pearl_ids:
-        return {}
     columns = [
         func.snippet(
             literal_column("search_fts"), n, snippets.START, snippets.STOP, snippets.ELLIPSIS, WORDS
