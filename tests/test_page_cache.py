@@ -27,7 +27,7 @@ from aggregator.store.db import make_engine, session_scope
 from aggregator.store.models import Article
 from tests.conftest import app_for
 from tests.curate_helpers import PASSWORD
-from tests.web_helpers import count_queries, extracted_fields
+from tests.web_helpers import count_queries, extracted_fields, seed_many
 from web.page_cache.keys import MAX_KEY_BYTES, wanted
 from web.page_cache.layer import storable
 from web.page_cache.store import Answer, PageStore
@@ -397,22 +397,22 @@ def test_each_language_has_its_own_entry(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the same on both backends
-def test_the_store_keeps_to_its_bytes(
-    settings: Settings, engine: Engine, articles: dict[str, Article]
-) -> None:
+def test_the_store_keeps_to_its_bytes(settings: Settings, session: Session) -> None:
+    seed_many(session, "grand", 40)  # a board of ~70 KB: a MiB holds about fifteen
     small = settings.model_copy(update={"page_cache_mb": 1})
     with TestClient(app_for(small)) as client:
         st = kept(client)
-        size = len(client.get("/?v=0", headers=IDENTITY).content)
+        size = len(client.get("/c/grand?v=0", headers=IDENTITY).content)
+        assert 16 * 1024 < size < st.max_entry_bytes
         n = 3 * (1024 * 1024) // 2 // size  # half as many again as it can hold
         for i in range(1, n):
-            client.get(f"/?v={i}", headers=IDENTITY)
+            client.get(f"/c/grand?v={i}", headers=IDENTITY)
         assert st.bytes <= 1024 * 1024 and st.counts.evicted > 0
         assert len(st) < n
-        client.get(f"/?v={n - 1}", headers=IDENTITY)  # the latest: kept
-        client.get("/?v=0", headers=IDENTITY)  # the first: long gone
+        client.get(f"/c/grand?v={n - 1}", headers=IDENTITY)  # the latest: kept
+        client.get("/c/grand?v=0", headers=IDENTITY)  # the first: long gone
         assert (st.counts.hits, st.counts.misses) == (1, n + 1)
-        long = "/c/metier?" + "x" * MAX_KEY_BYTES
+        long = "/c/grand?" + "x" * MAX_KEY_BYTES
         assert client.get(long).status_code == 200 and st.counts.bypassed == 1
 
 
