@@ -56,7 +56,7 @@ out, filters, facets, a second page) are timed one at a time, each with the arti
 for a p95, each request with a URL new to the page cache (the PostgreSQL target: under 100 ms
 with 100,000 articles); `--searches-only` fills and times them alone (`--search-rounds`). The
 verdict is given for the cached reads and for the cold ones apart. `--also PATH` adds any read
-to the run. About 150 s on a 2-core machine with the defaults. Only 127.0.0.1 is contacted.
+to the run. About 190 s on a 2-core machine with the defaults. Only 127.0.0.1 is contacted.
 The server is stopped with SIGTERM, the directory removed and the schema dropped, also on
 Ctrl-C or an error.
 """
