@@ -76,7 +76,7 @@ def old_engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-HEAD = "0009"
+HEAD = "0010"
 
 
 def test_0001_database_upgrades_to_head_and_keeps_its_rows(old_engine: Engine) -> None:

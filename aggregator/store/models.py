@@ -178,9 +178,26 @@ class Article(SQLModel, table=True):
     source_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+_LIVE = text("trash_id IS NULL")
+_TRASHED = text("trash_id IS NOT NULL")
+
+
 class Pearl(SQLModel, table=True):
     __tablename__ = "pearl"
-    __table_args__ = (UniqueConstraint("collection_id", "article_id"),)
+    __table_args__ = (
+        UniqueConstraint("collection_id", "article_id"),
+        # Migration 0010: live pearls in board order and newest first; trashed ones by entry.
+        Index(
+            "ix_pearl_live_position",
+            "collection_id",
+            "position",
+            "id",
+            sqlite_where=_LIVE,
+            postgresql_where=_LIVE,
+        ),
+        Index("ix_pearl_live_added", "added_at", "id", sqlite_where=_LIVE, postgresql_where=_LIVE),
+        Index("ix_pearl_in_trash", "trash_id", sqlite_where=_TRASHED, postgresql_where=_TRASHED),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     collection_id: int = Field(
@@ -202,7 +219,6 @@ class Pearl(SQLModel, table=True):
         sa_column=Column(
             Integer,
             ForeignKey("trash.id", ondelete="RESTRICT", name="fk_pearl_trash_id"),
-            index=True,
         ),
     )
 
