@@ -5,8 +5,10 @@ these functions; trashed rows and what the reader may not see never leave them."
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Row, Select, and_, func, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
@@ -33,6 +35,46 @@ MAX_PAGE = 200  # cards per page of a board, at most
 # them in the database (issue 11's bench: a 50-card board read ~300 KB it did not use).
 CARD_ONLY = (defer(Article.text), defer(Article.content_html))  # type: ignore[arg-type]
 
+_PEARL = Pearl.__table__  # type: ignore[attr-defined]  # SQLModel leaves __table__ untyped
+_ARTICLE = Article.__table__  # type: ignore[attr-defined]
+# What a card shows, as plain columns: the public reads select these rows rather than load
+# Pearl and Article entities (identity map, instrumented attributes, SQLModel's __new__ per
+# row: most of a board's JSON time in issue 11's profile), and never the text or clean copy.
+CARD_COLUMNS = (
+    _PEARL.c.id.label("pearl_id"),
+    _PEARL.c.collection_id,
+    _PEARL.c.position,
+    _PEARL.c.note,
+    _PEARL.c.added_at,
+    _ARTICLE.c.id.label("article_id"),
+    _ARTICLE.c.url,
+    _ARTICLE.c.final_url,
+    _ARTICLE.c.title,
+    _ARTICLE.c.author,
+    _ARTICLE.c.site_name,
+    _ARTICLE.c.published,
+    _ARTICLE.c.language,
+    _ARTICLE.c.excerpt,
+    _ARTICLE.c.word_count,
+    _ARTICLE.c.image_url,
+    _ARTICLE.c.fetch_status,
+    _ARTICLE.c.last_error,
+    _ARTICLE.c.source_status,
+    _ARTICLE.c.source_checked_at,
+    _ARTICLE.c.source_error,
+)
+# A (CARD_COLUMNS row, collection slug) pair: what cards() and pearl_links() are made from.
+CardRow = tuple[Row[Any], str]
+
+
+def card_rows() -> Select[Any]:
+    """Live pearls joined to their articles, as CARD_COLUMNS rows (the caller narrows them)."""
+    return (
+        core_select(*CARD_COLUMNS)
+        .join_from(_PEARL, _ARTICLE, _ARTICLE.c.id == _PEARL.c.article_id)
+        .where(_PEARL.c.trash_id.is_(None))
+    )
+
 
 def pearl_counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
     """Live pearls per collection, for `ids`, in one query."""
@@ -48,15 +90,19 @@ def pearl_counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
 
 
 def summaries(
-    session: Session, tree: Tree, nodes: Sequence[Node], reader: Reader = VISITOR
+    session: Session,
+    tree: Tree,
+    nodes: Sequence[Node],
+    reader: Reader = VISITOR,
+    counts: dict[int, int] | None = None,
 ) -> list[CollectionSummary]:
-    """The read model of each of `nodes`, with their pearl counts (one query). `parent` names
-    the parent only when `reader` finds it listed (nothing above an unlisted or private one
-    is told)."""
+    """The read model of each of `nodes`, with their pearl counts (one query, unless the
+    caller counted them already: `counts`). `parent` names the parent only when `reader`
+    finds it listed (nothing above an unlisted or private one is told)."""
     if not nodes:
         return []
-    ids = [n.id for n in nodes]
-    counts = pearl_counts(session, ids)
+    if counts is None:
+        counts = pearl_counts(session, [n.id for n in nodes])
     result = []
     for node in nodes:
         parent = tree.nodes.get(node.parent_id) if node.parent_id is not None else None
@@ -120,28 +166,26 @@ def board(
     or all), its listed sub-collections, its path."""
     tree, node = visible_node(session, slug, reader)
     stmt = (
-        select(Pearl, Article)
-        .options(*CARD_ONLY)
-        .join(Article, col(Article.id) == Pearl.article_id)
-        .where(Pearl.collection_id == node.id, col(Pearl.trash_id).is_(None))
-        .order_by(col(Pearl.position), col(Pearl.id))
+        card_rows()
+        .where(_PEARL.c.collection_id == node.id)
+        .order_by(_PEARL.c.position, _PEARL.c.id)
     )
     if cursor is not None:
         after_position, after_id = decode_cursor(cursor)
         stmt = stmt.where(
             or_(
-                col(Pearl.position) > after_position,
-                and_(col(Pearl.position) == after_position, col(Pearl.id) > after_id),
+                _PEARL.c.position > after_position,
+                and_(_PEARL.c.position == after_position, _PEARL.c.id > after_id),
             )
         )
     if limit is not None:
         stmt = stmt.limit(min(max(limit, 1), MAX_PAGE) + 1)
-    rows = list(session.exec(stmt).all())
+    rows = list(session.execute(stmt).all())
     next_cursor = None
     if limit is not None and len(rows) > min(max(limit, 1), MAX_PAGE):
         rows = rows[:-1]
-        last = rows[-1][0]
-        next_cursor = encode_cursor(last.position, last.id or 0)
+        last = rows[-1]
+        next_cursor = encode_cursor(last.position, last.pearl_id)
     # Only the ancestors the reader finds listed: an editor given a collection inside a
     # private one, or a visitor on an unlisted board, learns nothing of what is above.
     ancestors = [a for a in tree.ancestors(node.id) if tree.is_listed(reader, a.id)]
@@ -151,7 +195,7 @@ def board(
         collection=own,
         breadcrumbs=rest[: len(ancestors)],
         children=sub_collections(session, tree, rest[len(ancestors) :], reader),
-        cards=cards(session, [(p, a, node.slug) for p, a in rows]),
+        cards=row_cards(session, [(row, node.slug) for row in rows]),
         next_cursor=next_cursor,
     )
 
@@ -174,18 +218,25 @@ def sub_collections(
         .where(col(Pearl.collection_id).in_(list(ids)), col(Pearl.trash_id).is_(None))
         .subquery()
     )
-    rows = session.exec(
-        select(Pearl, Article)
-        .options(*CARD_ONLY)
-        .join(ranked, ranked.c.pearl_id == Pearl.id)
-        .join(Article, col(Article.id) == Pearl.article_id)
+    rows = session.execute(
+        core_select(
+            _PEARL.c.id.label("pearl_id"),
+            _PEARL.c.collection_id,
+            _PEARL.c.added_at,
+            _ARTICLE.c.id.label("article_id"),
+            _ARTICLE.c.url,
+            _ARTICLE.c.final_url,
+            _ARTICLE.c.title,
+        )
+        .join_from(ranked, _PEARL, ranked.c.pearl_id == _PEARL.c.id)
+        .join(_ARTICLE, _ARTICLE.c.id == _PEARL.c.article_id)
         .where(ranked.c.rank <= PREVIEW)
-        .order_by(col(Pearl.collection_id), ranked.c.rank)
+        .order_by(_PEARL.c.collection_id, ranked.c.rank)
     ).all()
-    preview: dict[str, list[tuple[Pearl, Article, str]]] = {}
-    for pearl, article in rows:
-        slug = ids[pearl.collection_id]
-        preview.setdefault(slug, []).append((pearl, article, slug))
+    preview: dict[str, list[CardRow]] = {}
+    for row in rows:
+        slug = ids[row.collection_id]
+        preview.setdefault(slug, []).append((row, slug))
     return [
         SubCollection(
             **summary.model_dump(),
@@ -198,18 +249,32 @@ def sub_collections(
     ]
 
 
-def pearl_links(rows: Sequence[tuple[Pearl, Article, str]]) -> list[PearlLink]:
-    """The compact form of (pearl, article, collection slug) rows."""
+def pearl_links(rows: Sequence[CardRow]) -> list[PearlLink]:
+    """The compact form of (row, collection slug) pairs (rows with pearl_id, article_id,
+    title, url, final_url and added_at)."""
     return [
         PearlLink(
-            pearl_id=p.id or 0,
-            article_id=a.id or 0,
+            pearl_id=r.pearl_id,
+            article_id=r.article_id,
             collection=slug,
-            title=a.title or a.url,
-            url=a.final_url or a.url,
-            added_at=p.added_at,
+            title=r.title or r.url,
+            url=r.final_url or r.url,
+            added_at=r.added_at,
         )
-        for p, a, slug in rows
+        for r, slug in rows
+    ]
+
+
+def row_cards(session: Session, rows: Sequence[CardRow]) -> list[Card]:
+    """The cards of (CARD_COLUMNS row, collection slug) pairs, their tags, thumbnails and site
+    icons read in one query each."""
+    tags = tags_of(session, [r.pearl_id for r, _ in rows])
+    thumbs = images.thumbnails(session, [r.article_id for r, _ in rows])
+    sites = [host_of(r.final_url or r.url) for r, _ in rows]
+    icons = images.icons(session, set(sites))
+    return [
+        _card(r, slug, tags.get(r.pearl_id, []), thumbs.get(r.article_id), icons.get(site))
+        for (r, slug), site in zip(rows, sites, strict=True)
     ]
 
 
@@ -254,31 +319,55 @@ def card(
     thumbnail: ServedImage | None = None,
     icon: ServedImage | None = None,
 ) -> Card:
+    """The card of an ORM pearl and its article (row_cards() makes them from plain rows)."""
+    fields = {name: getattr(article, name) for name in _ARTICLE_FIELDS}
+    fields.update(pearl_id=pearl.id or 0, article_id=article.id or 0)
+    fields.update(position=pearl.position, note=pearl.note, added_at=pearl.added_at)
+    return _card(_Fields(fields), collection, tags, thumbnail, icon)
+
+
+_ARTICLE_FIELDS = [c.name for c in CARD_COLUMNS if c.table is _ARTICLE and c.name != "article_id"]
+
+
+class _Fields:
+    """A card's columns by attribute, as a CARD_COLUMNS row gives them."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.__dict__.update(fields)
+
+
+def _card(
+    r: Any,  # a CARD_COLUMNS row, or _Fields of an ORM pearl and article
+    collection: str,
+    tags: list[str],
+    thumbnail: ServedImage | None,
+    icon: ServedImage | None,
+) -> Card:
     return Card(
-        pearl_id=pearl.id or 0,
-        article_id=article.id or 0,
+        pearl_id=r.pearl_id,
+        article_id=r.article_id,
         collection=collection,
-        position=pearl.position,
-        title=article.title or article.url,
-        url=article.final_url or article.url,
-        excerpt=article.excerpt,
-        site_name=article.site_name,
-        author=article.author,
-        published=article.published,
-        language=article.language,
-        word_count=article.word_count,
-        image=shown_image(article.image_url),
+        position=r.position,
+        title=r.title or r.url,
+        url=r.final_url or r.url,
+        excerpt=r.excerpt,
+        site_name=r.site_name,
+        author=r.author,
+        published=r.published,
+        language=r.language,
+        word_count=r.word_count,
+        image=shown_image(r.image_url),
         thumbnail=thumbnail,
         icon=icon,
-        note=pearl.note,
-        note_html=notes.render(pearl.note),
+        note=r.note,
+        note_html=notes.render(r.note),
         tags=tags,
-        added_at=pearl.added_at,
-        fetch_status=article.fetch_status,
-        last_error=article.last_error,
-        source_status=SourceStatus(article.source_status),
-        source_checked_at=article.source_checked_at,
-        source_error=error_code(article.source_error),
+        added_at=r.added_at,
+        fetch_status=r.fetch_status,
+        last_error=r.last_error,
+        source_status=SourceStatus(r.source_status),
+        source_checked_at=r.source_checked_at,
+        source_error=error_code(r.source_error),
     )
 
 

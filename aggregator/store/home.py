@@ -7,7 +7,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from aggregator.store import listing
-from aggregator.store.boards import cards, pearl_counts, sub_collections, summaries
+from aggregator.store.boards import pearl_counts, row_cards, sub_collections, summaries
 from aggregator.store.read_models import Card, SubCollection, _ReadModel
 from aggregator.store.tree import VISITOR, Reader, Tree
 
@@ -37,17 +37,16 @@ def home(session: Session, reader: Reader = VISITOR) -> Home:
     roots = [n for n in listed if n.parent_id is None or not tree.is_listed(reader, n.parent_id)]
     below = {r.id: [c for c in tree.children(r.id) if tree.is_listed(reader, c.id)] for r in roots}
     shown = [*roots, *(c for r in roots for c in below[r.id])]
-    tiles = {
-        t.slug: t
-        for t in sub_collections(session, tree, summaries(session, tree, shown, reader), reader)
-    }
-    total = sum(pearl_counts(session, [n.id for n in listed]).values())
-    recent = listing.page(session, listing.Filters(), reader, limit=RECENT)
+    counts = pearl_counts(session, [n.id for n in listed])  # the tiles' and the total
+    shown_summaries = summaries(session, tree, shown, reader, counts)
+    tiles = {t.slug: t for t in sub_collections(session, tree, shown_summaries, reader)}
+    total = sum(counts.values())
+    recent = listing.page(session, listing.Filters(), reader, limit=RECENT, tree=tree)
     return Home(
         sections=[
             Section(collection=tiles[r.slug], children=[tiles[c.slug] for c in below[r.id]])
             for r in roots
         ],
-        recent=cards(session, recent.rows),
+        recent=row_cards(session, recent.rows),
         total=total,
     )

@@ -11,7 +11,14 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from aggregator.store import cursors
-from aggregator.store.boards import CARD_ONLY, cards, pearl_links, subtree, visible_node
+from aggregator.store.boards import (
+    CardRow,
+    card_rows,
+    pearl_links,
+    row_cards,
+    subtree,
+    visible_node,
+)
 from aggregator.store.models import Article, Pearl, PearlTag, Tag
 from aggregator.store.read_models import CardPage, LinkPage
 from aggregator.store.tree import VISITOR, Reader, Tree
@@ -39,7 +46,7 @@ class Filters:
 
 @dataclass(frozen=True)
 class Page:
-    rows: list[tuple[Pearl, Article, str]]  # the pearl, its article, its collection's slug
+    rows: list[CardRow]  # boards.CARD_COLUMNS of the pearl and its article, its collection's slug
     next_cursor: str | None
 
 
@@ -50,24 +57,23 @@ def page(
     *,
     limit: int = DEFAULT_PAGE,
     cursor: str | None = None,
+    tree: Tree | None = None,
 ) -> Page:
-    """One page of pearls matching `filters`, most recently added first."""
+    """One page of pearls matching `filters`, most recently added first (`tree`: the one the
+    caller loaded in this session, if any)."""
     limit = min(max(limit, 1), MAX_PAGE)
     if filters.collection is not None:
         tree, root = visible_node(session, filters.collection, reader)
         nodes = subtree(tree, root, reader)
     else:
-        tree = Tree.load(session)
+        tree = tree or Tree.load(session)
         nodes = tree.listed(reader)
     slugs = {n.id: n.slug for n in nodes}
     if not slugs:
         return Page([], None)
     stmt = (
-        select(Pearl, Article)
-        .options(*CARD_ONLY)
-        .join(Article, col(Article.id) == Pearl.article_id)
-        .where(col(Pearl.collection_id).in_(list(slugs)), col(Pearl.trash_id).is_(None))
-        .where(*_conditions(filters))
+        card_rows()
+        .where(*_in_collections(slugs, tree), *_conditions(filters))
         .order_by(col(Pearl.added_at).desc(), col(Pearl.id).desc())
         .limit(limit + 1)
     )
@@ -80,13 +86,29 @@ def page(
                 and_(col(Pearl.added_at) == after, col(Pearl.id) < pearl_id),
             )
         )
-    found = list(session.exec(stmt).all())
+    found = list(session.execute(stmt).all())
     next_cursor = None
     if len(found) > limit:
         found = found[:limit]
-        last = found[-1][0]
-        next_cursor = cursors.encode(_CURSOR, _micros(last.added_at), last.id or 0)
-    return Page([(p, a, slugs[p.collection_id]) for p, a in found], next_cursor)
+        last = found[-1]
+        next_cursor = cursors.encode(_CURSOR, _micros(last.added_at), last.pearl_id)
+    # A collection made since the tree was read (PostgreSQL reads each statement afresh) is
+    # not in `slugs`: its pearls are left out, as a reader who loaded the page a moment
+    # earlier would not have seen them.
+    return Page(
+        [(r, slugs[r.collection_id]) for r in found if r.collection_id in slugs], next_cursor
+    )
+
+
+def _in_collections(slugs: dict[int, str], tree: Tree) -> list[ColumnElement[bool]]:
+    """The pearls of the collections `slugs`: named when they are fewer, else the others
+    excluded. Newest first across most of the board, the planner then reads the pearls in
+    the order of ix_pearl_live_added (migration 0010) and stops once the page is full,
+    instead of gathering every listed collection's pearls to sort them."""
+    others = [i for i in tree.nodes if i not in slugs]
+    if len(others) >= len(slugs):
+        return [col(Pearl.collection_id).in_(list(slugs))]
+    return [col(Pearl.collection_id).not_in(others)] if others else []
 
 
 def _micros(moment: dt.datetime) -> int:
@@ -136,7 +158,7 @@ def _on_host(host: str) -> ColumnElement[bool]:
 
 
 def card_page(session: Session, found: Page) -> CardPage:
-    return CardPage(cards=cards(session, found.rows), next_cursor=found.next_cursor)
+    return CardPage(cards=row_cards(session, found.rows), next_cursor=found.next_cursor)
 
 
 def link_page(found: Page) -> LinkPage:
