@@ -169,7 +169,7 @@ def long_date(value: dt.date | dt.datetime | None, locale: str = DEFAULT_LOCALE)
         return ""
     if isinstance(value, dt.datetime):  # aware UTC from both databases (models.UTCDateTime)
         value = value.astimezone(_paris()).date()
-    text = format_date(value, "long", locale=locale)
+    text = format_date(value, "long", locale=_cldr(locale))
     if locale == "fr" and value.day == 1 and text.startswith("1 "):
         text = "1er" + text[1:]  # the CLDR writes "1 mars"; French says the first "1er"
     return text
@@ -182,7 +182,7 @@ def date_fr(value: dt.date | dt.datetime | None) -> str:
 
 def number(value: int, locale: str = DEFAULT_LOCALE) -> str:
     """A count as `locale` writes it: "12 345" (narrow no-break space) or "12,345"."""
-    return format_decimal(value, locale=locale)
+    return format_decimal(value, locale=_cldr(locale))
 
 
 def iso_date(value: dt.date | dt.datetime | None) -> str:
@@ -267,6 +267,9 @@ def make_environment(locale: str) -> Environment:
     """The page templates for `locale`: autoescaping, its catalog, the Perles filters."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
+        # The templates ship with the code and change only with it (a new process): no stat()
+        # of each template file on every render to see whether it changed.
+        auto_reload=False,
         autoescape=True,
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
