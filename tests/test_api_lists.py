@@ -280,3 +280,36 @@ def test_the_account_lists_page_by_link(
         assert seen == whole and len(whole) == 4, path
     gone = client.get("/api/curators", params={"limit": 1, "cursor": "nobody"}, headers=auth)
     assert gone.status_code == 422 and gone.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_the_list_leaves_out_hidden_collections_when_it_names_them_rather_than_the_listed(
+    client: TestClient, session: Session
+) -> None:
+    """With more collections listed than not, /api/articles excludes the others (the form the
+    planner reads newest first): a private and an unlisted collection's pearls, added last,
+    stay out, and every page holds only listed ones."""
+    for i in range(4):
+        add_article(
+            session,
+            store.upsert_collection(session, f"pub-{i}", f"P{i}"),
+            f"https://example.org/p{i}",
+        )
+    hidden = store.upsert_collection(session, "cachee", "Cachée")
+    hidden.visibility = "private"
+    unlisted = store.upsert_collection(session, "discrete", "Discrète")
+    unlisted.visibility = "unlisted"
+    session.commit()
+    add_article(session, hidden, "https://example.org/secret")
+    add_article(session, unlisted, "https://example.org/discret")
+    session.commit()
+    seen, cursor = [], None
+    while True:
+        body = client.get(
+            "/api/articles", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        seen += [c["collection"] for c in body["cards"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    assert sorted(seen) == [f"pub-{i}" for i in range(4)]
+    home = client.get("/").text
+    assert "example.org/secret" not in home and "example.org/discret" not in home

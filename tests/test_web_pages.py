@@ -436,6 +436,23 @@ def test_home_and_board_query_counts_do_not_grow_with_sub_collections(
     assert client.get("/c/haut").text.count('class="card__preview"') == 8
 
 
+def test_home_query_count_does_not_grow_with_pearls_or_collections(
+    client: TestClient, session: Session
+) -> None:
+    """The home page's statements: the same with 1 top-level collection of 10 pearls and with
+    5 of 40 (its tiles, its counts and its recent pearls read in one query each)."""
+    counts = []
+    for n, pearls in ((1, 10), (5, 40)):
+        for i in range(n):
+            seed_many(session, f"top-{n}-{i}", pearls)
+        with count_queries(client.app.state.engine) as sent:  # type: ignore[attr-defined]
+            r = client.get("/")
+        assert r.status_code == 200 and 'id="recent"' in r.text
+        counts.append(len(sent))
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 10, counts
+
+
 # --- lead images -----------------------------------------------------------------------------
 
 IMAGE = "https://cdn.example.org/lead.jpg?w=600&h=315"
