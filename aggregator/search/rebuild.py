@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from aggregator.search import postgres, sqlite
+from aggregator.store import generation
 from aggregator.store.db import is_postgres, session_scope
 
 BATCH = 2000  # pearls indexed a statement
@@ -31,6 +32,9 @@ def rebuild(engine: Engine, progress: Callable[[int, int], None] | None = None) 
             if progress is not None:
                 progress(min(done, total), total)
         session.execute(text(backend.FINISH))
+        # The index is no table the page generation's triggers watch, but searches show it:
+        # cached search answers are made anew once the rebuild commits.
+        generation.bump(session)
         return int(session.execute(text(backend.COUNT)).scalar_one())
 
 

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-QUERY = "SELECT n FROM page_generation WHERE id = 1"
+from aggregator.store.generation import READ as QUERY
+
 RETRY_AFTER = 1.0  # seconds without trying to connect again after a failure
 SQLITE_BUSY_TIMEOUT = 0.2  # seconds; readers of a WAL database wait only in rare cases
 
