@@ -111,6 +111,12 @@ def test_the_api_says_when_more_were_found_than_ranked(
     assert len(last.json()["hits"]) == 2 and last.json()["next_cursor"] is None
     exact = client.get("/api/search", params={"q": "animer"}).json()
     assert exact["total"] == 1 and exact["total_is_lower_bound"] is False
+    # The page says so too, in each language.
+    page = client.get("/search", params={"q": "calendrier"}).text
+    assert f"plus de {PAGE + 2} résultats" in page
+    english = client.get("/search", params={"q": "calendrier"}, headers={"Accept-Language": "en"})
+    assert f"more than {PAGE + 2} results" in english.text
+    assert "plus de" not in client.get("/search", params={"q": "animer"}).text
 
 
 def test_the_api_answers(client: TestClient, board: None) -> None:

@@ -114,8 +114,9 @@ def search_articles(
     curators' notes and tags. Hits come best first: words in a title count most, then in an
     excerpt, a note or tags, then in the text. Each hit is a card, as on a board, with
     `snippet_html`, a passage around the words found. An article held by several
-    collections comes once, in the collection where it matched best. `total` counts every
-    hit; pages end when `next_cursor` is null (also given in a `Link` header). A page
+    collections comes once, in the collection where it matched best. `total` counts the
+    hits among the 1,000 a search ranks at most (`total_is_lower_bound` is true when more
+    were found); pages end when `next_cursor` is null (also given in a `Link` header). A page
     follows the index as it is when asked, so send the same query and filters with a
     cursor. Unlisted and private collections are never searched without a token."""
     page = search.search(session, q, chosen, reader, limit=limit, cursor=cursor, facets=facets)
