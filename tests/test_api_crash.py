@@ -82,14 +82,16 @@ def api(db_url: str, *, die: bool) -> Iterator[tuple[str, subprocess.Popen[bytes
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/api/collections", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-                assert time.monotonic() < deadline, "the API did not start"
-                time.sleep(0.05)
+        # One client for the polls: a new one each time loads the CA bundle again (~15 ms).
+        with httpx.Client(timeout=1) as poll:
+            while True:
+                try:
+                    poll.get(base + "/api/collections")
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                    assert time.monotonic() < deadline, "the API did not start"
+                    time.sleep(0.05)
         yield base, proc
     finally:
         if proc.poll() is None:

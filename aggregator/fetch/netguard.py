@@ -12,6 +12,7 @@ never outlast it, however slowly a server trickles bytes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import select
 import socket
@@ -234,6 +235,14 @@ class GuardedStream(httpcore.NetworkStream):
         return None
 
 
+@functools.cache
+def verified_context() -> ssl.SSLContext:
+    """The TLS context every fetcher shares: certificates checked against the system's
+    authorities and the host name. Made once: loading the authorities costs ~15 ms of CPU,
+    and one context serves any number of connections and threads (the ssl module's docs)."""
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with its connection pool on the guarded backend; no proxy, no env."""
 
@@ -243,7 +252,7 @@ class GuardedTransport(httpx.HTTPTransport):
         limits: httpx.Limits,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        context = ssl_context or httpx.create_ssl_context(verify=True, trust_env=False)
+        context = ssl_context or verified_context()
         super().__init__(verify=context, trust_env=False, limits=limits)
         self.backend = backend
         # httpx 0.28 has no public way to give HTTPTransport a network backend (encode/httpx
