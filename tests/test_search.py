@@ -491,10 +491,10 @@ def test_the_triggers_are_there_at_head(session: Session) -> None:
     assert expected <= names
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite's FTS5: tested above
 def test_the_search_indexes_are_there_at_head(session: Session) -> None:
     """PostgreSQL: `head` and the indexes per configuration of migration 0009."""
-    if not is_postgres(session):
-        pytest.skip("PostgreSQL's index (SQLite's FTS5 table is tested above)")
+    assert is_postgres(session)
     names = set(
         session.execute(
             text(
