@@ -535,18 +535,21 @@ def test_perles_search_rebuild(
     assert generation.current(session) == before + 1
 
 
-def test_migration_keeps_the_index_of_rows_made_before_it(tmp_path: Path) -> None:
-    """0007 indexes the pearls already there (SQLite here; PostgreSQL's is the same SQL the
-    rebuild runs, tested above)."""
+def _migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
+    """Alembic to `revision`, up or down, on `engine` (as store.db.migrate runs it)."""
     from alembic import command
 
     from aggregator.store.db import WRITE, alembic_config
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     cfg = alembic_config(engine)
     with engine.execution_options(**{WRITE: True}).begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0006")
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def _old_row_then_head(engine: Engine, revision: str) -> None:
+    """A pearl written at `revision`, then the database brought to the head and searched."""
+    _migrate_to(engine, revision)
     with Session(engine) as session:
         board = store.upsert_collection(session, "b", "Board")
         add_article(session, board, "https://example.org/old", title="Ancien ornithorynque")
@@ -554,9 +557,14 @@ def test_migration_keeps_the_index_of_rows_made_before_it(tmp_path: Path) -> Non
     migrate(engine)
     with Session(engine) as session:
         assert titles(search(session, "ornithorynque")) == ["Ancien ornithorynque"]
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0006")
+
+
+def test_migration_keeps_the_index_of_rows_made_before_it(tmp_path: Path) -> None:
+    """0007 indexes the pearls already there (SQLite here; PostgreSQL's is the same SQL the
+    rebuild runs, tested above)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    _old_row_then_head(engine, "0006")
+    _migrate_to(engine, "0006", down=True)
     with engine.connect() as conn:
         left = conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE 'search%'"))
         assert left.all() == []
@@ -565,27 +573,11 @@ def test_migration_keeps_the_index_of_rows_made_before_it(tmp_path: Path) -> Non
 
 def test_0009_gives_postgresql_its_head_and_takes_it_back(request: pytest.FixtureRequest) -> None:
     """0009 adds `head` to the rows already indexed, and its downgrade restores 0007's index."""
-    from alembic import command
-
-    from aggregator.store.db import WRITE, alembic_config
-
     _postgres_or_skip(request)
     with _new_schema() as url:
         engine = make_engine(url)
-        cfg = alembic_config(engine)
-        with engine.execution_options(**{WRITE: True}).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0007")
-        with Session(engine) as session:
-            board = store.upsert_collection(session, "b", "Board")
-            add_article(session, board, "https://example.org/old", title="Ancien ornithorynque")
-            session.commit()
-        migrate(engine)
-        with Session(engine) as session:
-            assert titles(search(session, "ornithorynque")) == ["Ancien ornithorynque"]
-        with engine.execution_options(**{WRITE: True}).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0007")
+        _old_row_then_head(engine, "0007")
+        _migrate_to(engine, "0007", down=True)
         with engine.connect() as conn:
             columns = conn.execute(
                 text(
