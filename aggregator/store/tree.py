@@ -58,6 +58,11 @@ class Tree:
     nodes: dict[int, Node]
     by_slug: dict[str, Node]
     _children: dict[int | None, list[Node]] = field(default_factory=dict)
+    # Each collection's chain of parents, walked once: a tree is read for one request or one
+    # command and never changes (its nodes are frozen), and a page asks for the chains of the
+    # same collections many times (the home page ~1,500 walks for 200 collections).
+    _chains: dict[int, tuple[tuple[Node, ...], bool]] = field(default_factory=dict)
+    _visibility: dict[int, str] = field(default_factory=dict)  # effective_visibility's, once
 
     @classmethod
     def load(cls, session: Session) -> Tree:
@@ -84,22 +89,28 @@ class Tree:
 
     def ancestors(self, node_id: int) -> list[Node]:
         """The ancestors of `node_id`, root first (a cycle or a chain past MAX_DEPTH stops)."""
-        return self._chain(node_id)[0]
+        return list(self._chain(node_id)[0])
 
-    def _chain(self, node_id: int) -> tuple[list[Node], bool]:
+    def _chain(self, node_id: int) -> tuple[tuple[Node, ...], bool]:
         """The ancestors, root first, and whether the walk reached the top: False when a
         parent cycle or a chain deeper than MAX_DEPTH cut it (such a collection fails
         closed: not live, private)."""
+        known = self._chains.get(node_id)
+        if known is None:
+            known = self._chains[node_id] = self._walk_up(node_id)
+        return known
+
+    def _walk_up(self, node_id: int) -> tuple[tuple[Node, ...], bool]:
         chain: list[Node] = []
         seen = {node_id}
         parent = self.nodes[node_id].parent_id if node_id in self.nodes else None
         while parent is not None and parent in self.nodes:
             if parent in seen or len(chain) >= MAX_DEPTH:
-                return chain[::-1], False
+                return tuple(chain[::-1]), False
             seen.add(parent)
             chain.append(self.nodes[parent])
             parent = self.nodes[parent].parent_id
-        return chain[::-1], True
+        return tuple(chain[::-1]), True
 
     def depth(self, node_id: int) -> int:
         """Ancestors above `node_id` (0 at the top level)."""
@@ -143,12 +154,18 @@ class Tree:
     def effective_visibility(self, node_id: int) -> str:
         """The strictest visibility of the collection and its ancestors (private when the
         chain of parents is cut)."""
-        chain, whole = self._chain(node_id)
-        if not whole:
-            return Visibility.PRIVATE.value
-        return max(
-            (n.visibility for n in [*chain, self.nodes[node_id]]), key=lambda v: _RANK.get(v, 2)
-        )
+        known = self._visibility.get(node_id)
+        if known is None:
+            chain, whole = self._chain(node_id)
+            known = self._visibility[node_id] = (
+                max(
+                    (n.visibility for n in [*chain, self.nodes[node_id]]),
+                    key=lambda v: _RANK.get(v, 2),
+                )
+                if whole
+                else Visibility.PRIVATE.value
+            )
+        return known
 
     def may_curate(self, reader: Reader, node_id: int) -> bool:
         """True when `reader` is an admin, or an editor given this collection or an ancestor."""
