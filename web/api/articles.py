@@ -44,18 +44,21 @@ TagsQuery = Annotated[
     ),
 ]
 
+# Only the pearls of one collection and of those nested in it (the lists and the search alike).
+CollectionQuery = Annotated[
+    str | None,
+    Query(
+        max_length=120,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Only the pearls of this collection (its slug) and of the listed "
+        "collections nested in it, at any depth.",
+        examples=["community-manager"],
+    ),
+]
+
 
 def filters(
-    collection: Annotated[
-        str | None,
-        Query(
-            max_length=120,
-            pattern=r"^[^\x00-\x1f\x7f]+$",
-            description="Only the pearls of this collection (its slug) and of the listed "
-            "collections nested in it, at any depth.",
-            examples=["community-manager"],
-        ),
-    ] = None,
+    collection: CollectionQuery = None,
     language: LanguageQuery = None,
     site: Annotated[
         str | None,

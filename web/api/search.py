@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from aggregator import search
 from aggregator.curate import tags
 from aggregator.search.query import MAX_YEAR, MIN_YEAR
-from web.api.articles import LanguageQuery, TagsQuery
+from web.api.articles import CollectionQuery, LanguageQuery, TagsQuery
 from web.api.errors import READ_ERRORS
 from web.auth import ReaderDep
 from web.conditional import json_read
@@ -63,16 +63,7 @@ def filters(
         Query(ge=MIN_YEAR, le=MAX_YEAR, description="Only articles published this year."),
     ] = None,
     tag: TagsQuery = None,
-    collection: Annotated[
-        str | None,
-        Query(
-            max_length=120,
-            pattern=_ONE_LINE,
-            description="Only the pearls of this collection (its slug) and of the listed "
-            "collections nested in it, at any depth.",
-            examples=["community-manager"],
-        ),
-    ] = None,
+    collection: CollectionQuery = None,
 ) -> search.Filters:
     return search.Filters(
         language=language,
