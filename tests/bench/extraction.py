@@ -23,6 +23,8 @@ found and of must-not-contain furniture kept out, for each extractor (the French
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import json
 import os
 import re
@@ -286,6 +288,79 @@ FIELDS: dict[str, tuple[str, Callable[[str | None, str], bool]]] = {
 }
 
 
+# --- the wider set: wcxb and daniel, with a held-out split ---------------------------------
+
+WIDE = ("wcxb", "daniel")
+HELD_OUT = 5  # one page in five, chosen by a hash of its folder and id, is the validation split
+
+
+@dataclass
+class WidePage:
+    folder: str
+    id: str
+    url: str
+    html: str
+    expected_text: str
+    held_out: bool
+
+
+def load_wide(root: Path) -> list[WidePage]:
+    """Every page of the devset's wcxb and daniel folders (index.json), decoded as the fetcher
+    decodes bytes (BOM, <meta>, UTF-8, windows-1252), with its ground-truth text. The split is
+    fixed by the page's name alone, so it never depends on what the extractor does."""
+    pages = []
+    for folder in WIDE:
+        for entry in json.loads((root / folder / "index.json").read_text(encoding="utf-8")):
+            page_id = entry["id"]
+            body = gzip.decompress((root / folder / f"{page_id}.html.gz").read_bytes())
+            digest = hashlib.sha256(f"{folder}/{page_id}".encode()).digest()
+            pages.append(
+                WidePage(
+                    folder=folder,
+                    id=page_id,
+                    url=entry.get("url") or f"https://{entry.get('domain') or 'example.org'}/",
+                    html=decode_body(body, None),
+                    expected_text=(root / folder / f"{page_id}.txt").read_text(encoding="utf-8"),
+                    held_out=int.from_bytes(digest[:4], "big") % HELD_OUT == 0,
+                )
+            )
+    return pages
+
+
+def wide_quality(pages: list[WidePage]) -> dict[str, dict[tuple[str, bool], float]]:
+    """Body-text F1 (of the mean precision and recall, as quality() computes it) per extractor,
+    per folder and split; a page an extractor fails on counts as empty."""
+    report: dict[str, dict[tuple[str, bool], float]] = {}
+    for name, run in EXTRACTORS.items():
+        scores: dict[tuple[str, bool], list[tuple[float, float]]] = {}
+        for page in pages:
+            try:
+                found = run(page.html, page.url).text
+            except Exception:
+                found = ""
+            for key in ((page.folder, page.held_out), ("all", page.held_out)):
+                scores.setdefault(key, []).append(precision_recall(found, page.expected_text))
+        report[name] = {}
+        for key, pairs in scores.items():
+            mp = statistics.mean(p for p, _ in pairs)
+            mr = statistics.mean(r for _, r in pairs)
+            report[name][key] = 2 * mp * mr / (mp + mr) if mp + mr else 0.0
+    return report
+
+
+def print_wide(pages: list[WidePage]) -> None:
+    held = sum(p.held_out for p in pages)
+    print(
+        f"\nwider set: {len(pages)} pages of {', '.join(WIDE)} ({len(pages) - held} development,"
+        f" {held} held out: one in {HELD_OUT} by a hash of its name); body-text F1"
+    )
+    report = wide_quality(pages)
+    columns = [(f, h) for f in (*WIDE, "all") for h in (False, True)]
+    print(f"{'':18}" + "".join(f"{f + (' held' if h else ' dev'):>14}" for f, h in columns))
+    for name, r in report.items():
+        print(f"{name:18}" + "".join(f"{r.get(c, 0.0):14.3f}" for c in columns))
+
+
 # --- the runs -------------------------------------------------------------------------------
 
 
@@ -393,6 +468,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5, help="timed passes per extractor")
     parser.add_argument("--pages", action="store_true", help="per-page scores for Perles")
+    parser.add_argument(
+        "--wide", action="store_true", help="also the wcxb and daniel pages, dev and held out"
+    )
     parser.add_argument("--memory-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_of:
@@ -410,6 +488,9 @@ def main() -> None:
     for name, r in report.items():
         cells = "".join(f"{f'{100 * h / n:.0f}% ({h}/{n})':>14}" for h, n in r["fields"].values())
         print(f"{name:18}{cells}")
+
+    if args.wide:
+        print_wide(load_wide(args.devset))
 
     times = speed([(p.html, DEVSET_URL) for p in pages], args.rounds)
     best = {name: min(t) for name, t in times.items()}
